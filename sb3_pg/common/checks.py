@@ -1,0 +1,98 @@
+"""Hyperparameter validation and the check that a rollout holds only finite numbers."""
+
+import math
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from stable_baselines3.common.buffers import RolloutBuffer
+
+# What SB3's ActorCriticPolicy family can act in and observe
+SUPPORTED_ACTION_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
+SUPPORTED_OBSERVATION_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary, spaces.Dict)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def check_int(name: str, value: Any, minimum: int) -> None:
+    """:raise ValueError: unless ``value`` is an integer ``>= minimum``"""
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def check_real(
+    name: str,
+    value: Any,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
+    """:raise ValueError: unless ``value`` is a finite number in the interval, whose ends are closed unless said open"""
+    interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    ok = _is_real(value) and math.isfinite(value)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}")
+
+
+def check_learning_rate(name: str, value: Any) -> None:
+    """:raise ValueError: unless ``value`` is a number > 0 or a schedule whose initial value is > 0"""
+    if callable(value):
+        initial = value(1.0)
+        if not (_is_real(initial) and math.isfinite(initial) and initial > 0):
+            raise ValueError(f"{name} schedule must start at a finite value > 0, got {name}(1.0) = {initial!r}")
+    else:
+        check_real(name, value, low=0.0, low_open=True)
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    """:raise ValueError: unless ``value`` is one of ``choices``"""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+
+
+def check_spaces(algorithm: str, observation_space: spaces.Space, action_space: spaces.Space) -> None:
+    """:raise ValueError: when the policy family cannot handle the observation or action space"""
+    if not isinstance(action_space, SUPPORTED_ACTION_SPACES):
+        names = ", ".join(cls.__name__ for cls in SUPPORTED_ACTION_SPACES)
+        raise ValueError(f"action_space {action_space} is not supported by {algorithm}: use one of {names}")
+    if not isinstance(observation_space, SUPPORTED_OBSERVATION_SPACES):
+        names = ", ".join(cls.__name__ for cls in SUPPORTED_OBSERVATION_SPACES)
+        raise ValueError(f"observation_space {observation_space} is not supported by {algorithm}: use one of {names}")
+
+
+def check_rollout_finite(rollout_buffer: RolloutBuffer, num_timesteps: int) -> None:
+    """
+    Refuse a rollout with a non-finite reward or observation, before it can reach the parameters.
+
+    Runs once per rollout on whole arrays, so it costs nothing per environment step. To find the source of a
+    NaN inside the environment, wrap it in SB3's ``VecCheckNan``.
+
+    :param rollout_buffer: the buffer just filled (``pos`` rows of ``n_envs`` envs)
+    :param num_timesteps: the algorithm's step counter at the end of the rollout
+    :raise ValueError: naming the first bad value, its env and its timestep
+    """
+    n_rows, n_envs = rollout_buffer.pos, rollout_buffer.n_envs
+    first_timestep = num_timesteps - n_rows * n_envs
+    observations = rollout_buffer.observations
+    named = {"reward": rollout_buffer.rewards[:n_rows]}
+    if isinstance(observations, dict):
+        named.update({f"observation[{key!r}]": obs[:n_rows] for key, obs in observations.items()})
+    else:
+        named["observation"] = observations[:n_rows]
+    for what, array in named.items():
+        if not np.issubdtype(array.dtype, np.floating):
+            continue
+        bad = ~np.isfinite(array.reshape(n_rows, n_envs, -1)).all(axis=2)
+        if bad.any():
+            step, env = np.argwhere(bad)[0]
+            raise ValueError(
+                f"Non-finite {what} at step {step} of the rollout in env {env} "
+                f"(timestep {first_timestep + step * n_envs + env + 1}); the update was not made. "
+                "Check the environment, or wrap it in VecCheckNan(raise_exception=True) to stop at the source."
+            )

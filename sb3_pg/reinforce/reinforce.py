@@ -1,0 +1,331 @@
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.buffers import RolloutBuffer
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+from stable_baselines3.common.utils import obs_as_tensor
+from stable_baselines3.common.vec_env import VecEnv
+
+from sb3_pg.common.buffers import EpisodicDictRolloutBuffer, EpisodicRolloutBuffer, _EpisodicStorage
+from sb3_pg.common.checks import (
+    check_choice,
+    check_int,
+    check_learning_rate,
+    check_real,
+    check_rollout_finite,
+    check_spaces,
+)
+from sb3_pg.common.returns import discounted_returns
+from sb3_pg.reinforce.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
+
+SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
+
+BASELINES = ("none", "mean")
+
+
+class REINFORCE(OnPolicyAlgorithm):
+    """
+    REINFORCE: Monte Carlo policy gradient (Williams, 1992).
+
+    Paper: https://doi.org/10.1007/BF00992696
+    Design notes: ``algorithms.md`` section 2; Spinning Up's "simplest policy gradient" and reward-to-go
+    (https://spinningup.openai.com/en/latest/spinningup/rl_intro3.html).
+
+    Every step is weighted by returns that really followed it in its own episode; no value function is
+    trained, none is queried, and nothing is bootstrapped, neither at the end of a rollout nor at a
+    time-limit truncation (a truncated episode is finished: its return is the finite-horizon sum).
+
+    **Complete episodes.** A rollout collects at least ``n_steps`` steps in each env, then lets each env run
+    until its current episode ends, so the buffer holds only complete episodes and grows as needed. With
+    several envs, an env that has finished waits for the others: the steps it takes meanwhile are counted in
+    ``num_timesteps`` but not stored (``rollout/discarded_steps``), and the next rollout starts every env on
+    a fresh episode. With one env (the default in ``hyperparams/reinforce.yml``) no step is discarded.
+
+    **Normalisation.** The loss averages ``log pi(a_t|s_t) * Psi_t`` over all steps of the batch, as SB3's
+    A2C and PPO do. With complete episodes the number of steps varies from batch to batch, so this is the
+    gradient per step, the per-episode estimate divided by the mean episode length.
+
+    :param policy: The policy model to use (MlpPolicy, CnnPolicy, MultiInputPolicy)
+    :param env: The environment to learn from (if registered in Gym, can be str)
+    :param learning_rate: The learning rate, it can be a function of the current progress remaining (from 1 to 0)
+    :param n_steps: The minimum number of steps to run for each environment per update; each env then runs
+        on until its current episode ends
+    :param gamma: Discount factor
+    :param reward_to_go: Weight step t by the return from t on (``G_t``, default) instead of the whole
+        episode's discounted return ``R(tau)``
+    :param baseline: Constant subtracted from the returns: ``"mean"`` (the batch mean of the returns) or ``"none"``
+    :param normalize_advantage: Standardise the weights (subtract their mean and divide by their standard
+        deviation) over the batch, as SB3 normalises advantages; this subtracts the mean whatever ``baseline`` is
+    :param ent_coef: Entropy coefficient for the loss calculation
+    :param max_grad_norm: The maximum value for the gradient clipping
+    :param use_sde: Whether to use generalized State Dependent Exploration (gSDE)
+        instead of action noise exploration (default: False)
+    :param sde_sample_freq: Sample a new noise matrix every n steps when using gSDE
+        Default: -1 (only sample at the beginning of the rollout)
+    :param rollout_buffer_class: Rollout buffer class to use, a subclass of ``EpisodicRolloutBuffer`` or
+        ``EpisodicDictRolloutBuffer``. If ``None``, it will be automatically selected.
+    :param rollout_buffer_kwargs: Keyword arguments to pass to the rollout buffer on creation.
+    :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
+        the reported success rate, mean episode length, and mean reward over
+    :param tensorboard_log: the log location for tensorboard (if None, no logging)
+    :param policy_kwargs: additional arguments to be passed to the policy on creation
+    :param verbose: Verbosity level: 0 for no output, 1 for info messages (such as device or wrappers used), 2 for
+        debug messages
+    :param seed: Seed for the pseudo random generators
+    :param device: Device (cpu, cuda, ...) on which the code should be run.
+        Setting it to auto, the code will be run on the GPU if possible.
+    :param _init_setup_model: Whether or not to build the network at the creation of the instance
+    """
+
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
+        "MlpPolicy": MlpPolicy,
+        "CnnPolicy": CnnPolicy,
+        "MultiInputPolicy": MultiInputPolicy,
+    }
+    rollout_buffer: EpisodicRolloutBuffer
+
+    def __init__(
+        self,
+        policy: str | type[ActorCriticPolicy],
+        env: GymEnv | str,
+        learning_rate: float | Schedule = 1e-3,
+        n_steps: int = 2048,
+        gamma: float = 0.99,
+        reward_to_go: bool = True,
+        baseline: str = "mean",
+        normalize_advantage: bool = False,
+        ent_coef: float = 0.0,
+        max_grad_norm: float = 0.5,
+        use_sde: bool = False,
+        sde_sample_freq: int = -1,
+        rollout_buffer_class: type[RolloutBuffer] | None = None,
+        rollout_buffer_kwargs: dict[str, Any] | None = None,
+        stats_window_size: int = 100,
+        tensorboard_log: str | None = None,
+        policy_kwargs: dict[str, Any] | None = None,
+        verbose: int = 0,
+        seed: int | None = None,
+        device: th.device | str = "auto",
+        _init_setup_model: bool = True,
+    ):
+        check_learning_rate("learning_rate", learning_rate)
+        check_int("n_steps", n_steps, 1)
+        check_real("gamma", gamma, 0.0, 1.0)
+        check_choice("baseline", baseline, BASELINES)
+        check_real("ent_coef", ent_coef, low=0.0)
+        check_real("max_grad_norm", max_grad_norm, low=0.0, low_open=True)
+        check_int("stats_window_size", stats_window_size, 1)
+        if rollout_buffer_class is not None and not issubclass(rollout_buffer_class, _EpisodicStorage):
+            raise ValueError(
+                "rollout_buffer_class must hold complete episodes: a subclass of EpisodicRolloutBuffer "
+                f"or EpisodicDictRolloutBuffer, got {rollout_buffer_class.__name__}"
+            )
+        super().__init__(
+            policy,
+            env,
+            learning_rate=learning_rate,
+            n_steps=n_steps,
+            gamma=gamma,
+            gae_lambda=1.0,  # unused: returns are Monte Carlo
+            ent_coef=ent_coef,
+            vf_coef=0.0,  # no value function is trained
+            max_grad_norm=max_grad_norm,
+            use_sde=use_sde,
+            sde_sample_freq=sde_sample_freq,
+            rollout_buffer_class=rollout_buffer_class,
+            rollout_buffer_kwargs=rollout_buffer_kwargs,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            policy_kwargs=policy_kwargs,
+            verbose=verbose,
+            seed=seed,
+            device=device,
+            _init_setup_model=False,
+        )
+        if self.env is not None:
+            check_spaces(type(self).__name__, self.observation_space, self.action_space)
+        self.reward_to_go = reward_to_go
+        self.baseline = baseline
+        self.normalize_advantage = normalize_advantage
+
+        if _init_setup_model:
+            self._setup_model()
+
+    def _setup_model(self) -> None:
+        if self.rollout_buffer_class is None:
+            is_dict = isinstance(self.observation_space, spaces.Dict)
+            self.rollout_buffer_class = EpisodicDictRolloutBuffer if is_dict else EpisodicRolloutBuffer
+        super()._setup_model()
+
+    def collect_rollouts(
+        self,
+        env: VecEnv,
+        callback: BaseCallback,
+        rollout_buffer: RolloutBuffer,
+        n_rollout_steps: int,
+    ) -> bool:
+        """
+        Collect complete episodes with the current policy and compute their Monte Carlo returns.
+
+        Each env steps at least ``n_rollout_steps`` times, then until its current episode ends; steps an env
+        takes after that are not stored. Only the actor is evaluated: no value is predicted.
+
+        :param env: The training environment
+        :param callback: Callback that will be called at each step
+            (and at the beginning and end of the rollout)
+        :param rollout_buffer: Buffer to fill with complete episodes
+        :param n_rollout_steps: Minimum number of steps to collect per environment
+        :return: True if the rollout finished, False if the callback stopped it (its data is then not used)
+        """
+        assert isinstance(rollout_buffer, _EpisodicStorage)
+        assert self._last_obs is not None, "No previous observation was provided"
+        self.policy.set_training_mode(False)
+
+        if not np.all(self._last_episode_starts):
+            # Some env is mid-episode (after a multi-env rollout or an interrupted one): an episode begun
+            # earlier would be incomplete, so every env starts a fresh one
+            self._last_obs = env.reset()  # type: ignore[assignment]
+            self._last_episode_starts = np.ones((env.num_envs,), dtype=bool)
+
+        n_steps = 0
+        storing = np.ones(env.num_envs, dtype=bool)
+        no_value = th.zeros(env.num_envs)
+        rollout_buffer.reset()
+        if self.use_sde:
+            self.policy.reset_noise(env.num_envs)
+
+        callback.on_rollout_start()
+
+        while storing.any():
+            if self.use_sde and self.sde_sample_freq > 0 and n_steps % self.sde_sample_freq == 0:
+                self.policy.reset_noise(env.num_envs)
+
+            with th.no_grad():
+                obs_tensor = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
+                distribution = self.policy.get_distribution(obs_tensor)
+                actions = distribution.get_actions()
+                log_probs = distribution.log_prob(actions)
+            actions = actions.cpu().numpy().reshape((-1, *self.action_space.shape))  # type: ignore[misc]
+
+            clipped_actions = actions
+            if isinstance(self.action_space, spaces.Box):
+                if self.policy.squash_output:
+                    clipped_actions = self.policy.unscale_action(clipped_actions)
+                else:
+                    clipped_actions = np.clip(actions, self.action_space.low, self.action_space.high)
+
+            new_obs, rewards, dones, infos = env.step(clipped_actions)
+            self.num_timesteps += env.num_envs
+
+            callback.update_locals(locals())
+            if not callback.on_step():
+                return False
+
+            self._update_info_buffer(infos, dones)
+            n_steps += 1
+
+            if isinstance(self.action_space, spaces.Discrete):
+                actions = actions.reshape(-1, 1)
+
+            # No bootstrapping at time-limit truncations: a truncated episode is a finished one
+            rollout_buffer.add_step(
+                self._last_obs,  # type: ignore[arg-type]
+                actions,
+                rewards,
+                self._last_episode_starts,  # type: ignore[arg-type]
+                no_value,
+                log_probs,
+                active=storing,
+            )
+            self._last_obs = new_obs  # type: ignore[assignment]
+            self._last_episode_starts = dones
+            # An env stops storing at its first episode end once it has n_rollout_steps steps
+            if n_steps >= n_rollout_steps:
+                storing = storing & ~dones
+
+        rollout_buffer.finish()
+        self._compute_weights(rollout_buffer)
+
+        callback.update_locals(locals())
+        callback.on_rollout_end()
+        return True
+
+    def _compute_weights(self, rollout_buffer: EpisodicRolloutBuffer) -> None:
+        """
+        Fill the buffer's ``returns`` with the Monte Carlo returns and its ``advantages`` with the weights
+        ``Psi_t = G_t - b`` (``algorithms.md`` section 2).
+        """
+        rollout_buffer.returns = discounted_returns(
+            rollout_buffer.rewards, rollout_buffer.episode_starts, self.gamma, reward_to_go=self.reward_to_go
+        )
+        # A constant baseline keeps the estimator unbiased, since E[grad log pi] = 0
+        baseline = rollout_buffer.returns[rollout_buffer.active].mean() if self.baseline == "mean" else 0.0
+        rollout_buffer.advantages = rollout_buffer.returns - baseline
+
+    def train(self) -> None:
+        """
+        One policy-gradient step on the batch of complete episodes:
+
+            grad J ~ mean_t grad log pi(a_t|s_t) * Psi_t,   Psi_t = G_t - b   (``algorithms.md`` section 2)
+        """
+        check_rollout_finite(self.rollout_buffer, self.num_timesteps)
+        self.policy.set_training_mode(True)
+        self._update_learning_rate(self.policy.optimizer)
+
+        rollout_data = next(self.rollout_buffer.get(batch_size=None))
+        actions = rollout_data.actions
+        if isinstance(self.action_space, spaces.Discrete):
+            actions = actions.long().flatten()
+
+        # Only the actor is evaluated: no value head is computed
+        distribution = self.policy.get_distribution(rollout_data.observations)
+        log_prob = distribution.log_prob(actions)
+        entropy = distribution.entropy()
+
+        weights = rollout_data.advantages
+        if self.normalize_advantage and len(weights) > 1:
+            weights = (weights - weights.mean()) / (weights.std() + 1e-8)
+
+        policy_loss = -(log_prob * weights).mean()
+        entropy_loss = -th.mean(entropy) if entropy is not None else th.mean(log_prob)
+        loss = policy_loss + self.ent_coef * entropy_loss
+
+        self.policy.optimizer.zero_grad()
+        loss.backward()
+        th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+        self.policy.optimizer.step()
+        self._n_updates += 1
+
+        n_episodes = int((self.rollout_buffer.episode_starts.flatten() * self.rollout_buffer.active).sum())
+        self.logger.record("train/policy_loss", policy_loss.item())
+        self.logger.record("train/entropy_loss", entropy_loss.item())
+        self.logger.record("train/return_mean", rollout_data.returns.mean().item())
+        self.logger.record("rollout/episodes", n_episodes)
+        self.logger.record("rollout/batch_steps", len(weights))
+        self.logger.record("rollout/discarded_steps", self.rollout_buffer.active.size - len(weights))
+        if hasattr(self.policy, "log_std"):
+            self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+
+    def learn(
+        self: SelfREINFORCE,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        log_interval: int = 1,
+        tb_log_name: str = "REINFORCE",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfREINFORCE:
+        return super().learn(
+            total_timesteps=total_timesteps,
+            callback=callback,
+            log_interval=log_interval,
+            tb_log_name=tb_log_name,
+            reset_num_timesteps=reset_num_timesteps,
+            progress_bar=progress_bar,
+        )

@@ -1,0 +1,240 @@
+from typing import Any, ClassVar, TypeVar
+
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.buffers import RolloutBuffer
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+from stable_baselines3.common.utils import FloatSchedule, explained_variance, update_learning_rate
+
+from sb3_pg.common.checks import check_int, check_learning_rate, check_real, check_rollout_finite, check_spaces
+from sb3_pg.common.critic import fit_critic, split_actor_critic
+from sb3_pg.vpg.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
+
+SelfVPG = TypeVar("SelfVPG", bound="VPG")
+
+
+class VPG(OnPolicyAlgorithm):
+    """
+    Vanilla Policy Gradient with a learned state-value baseline.
+
+    Paper: https://papers.nips.cc/paper/1999/hash/464d828b85b0bed98e80ade0a5c43b0f-Abstract.html (Sutton et al.)
+    and https://arxiv.org/abs/1506.02438 (GAE).
+    Design notes: ``algorithms.md`` section 3; Spinning Up's VPG
+    (https://spinningup.openai.com/en/latest/algorithms/vpg.html).
+
+    Each rollout gives exactly one policy-gradient step on the whole batch, weighted by GAE(``gae_lambda``)
+    advantages from the value function ``V_phi``; then ``V_phi`` is fitted to the returns by
+    ``n_critic_updates`` passes of minibatch regression, with its own optimizer and learning rate
+    (``vf_learning_rate``). Bootstrapping at the end of a rollout and at time-limit truncations follows SB3's
+    rules (``OnPolicyAlgorithm.collect_rollouts``).
+
+    **How this differs from A2C.** SB3's A2C takes one joint gradient step on ``policy_loss +
+    vf_coef * value_loss`` per small rollout (``n_steps=5``), with one optimizer and one learning rate for
+    both. VPG takes its policy step on a large batch and fits the critic separately, by many regression
+    steps at its own learning rate, so the baseline is close to ``V^pi`` before the next policy step.
+
+    :param policy: The policy model to use (MlpPolicy, CnnPolicy, MultiInputPolicy)
+    :param env: The environment to learn from (if registered in Gym, can be str)
+    :param learning_rate: The learning rate of the policy step (actor), it can be a function
+        of the current progress remaining (from 1 to 0)
+    :param n_steps: The number of steps to run for each environment per update
+        (i.e. rollout buffer size is n_steps * n_envs where n_envs is number of environment copies running in parallel)
+    :param batch_size: Minibatch size for the value function fit
+    :param gamma: Discount factor
+    :param gae_lambda: Factor for trade-off of bias vs variance for Generalized Advantage Estimator.
+        Equivalent to ``G_t - V(s_t)`` when set to 1.
+    :param vf_learning_rate: The learning rate of the value function fit, it can be a function
+        of the current progress remaining (from 1 to 0)
+    :param n_critic_updates: Number of passes over the rollout buffer to fit the value function, per policy step
+    :param normalize_advantage: Whether to normalize or not the advantage
+    :param ent_coef: Entropy coefficient for the loss calculation
+    :param max_grad_norm: The maximum value for the gradient clipping of the policy step
+    :param use_sde: Whether to use generalized State Dependent Exploration (gSDE)
+        instead of action noise exploration (default: False)
+    :param sde_sample_freq: Sample a new noise matrix every n steps when using gSDE
+        Default: -1 (only sample at the beginning of the rollout)
+    :param rollout_buffer_class: Rollout buffer class to use. If ``None``, it will be automatically selected.
+    :param rollout_buffer_kwargs: Keyword arguments to pass to the rollout buffer on creation.
+    :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
+        the reported success rate, mean episode length, and mean reward over
+    :param tensorboard_log: the log location for tensorboard (if None, no logging)
+    :param policy_kwargs: additional arguments to be passed to the policy on creation
+    :param verbose: Verbosity level: 0 for no output, 1 for info messages (such as device or wrappers used), 2 for
+        debug messages
+    :param seed: Seed for the pseudo random generators
+    :param device: Device (cpu, cuda, ...) on which the code should be run.
+        Setting it to auto, the code will be run on the GPU if possible.
+    :param _init_setup_model: Whether or not to build the network at the creation of the instance
+    """
+
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
+        "MlpPolicy": MlpPolicy,
+        "CnnPolicy": CnnPolicy,
+        "MultiInputPolicy": MultiInputPolicy,
+    }
+    critic_optimizer: th.optim.Optimizer
+
+    def __init__(
+        self,
+        policy: str | type[ActorCriticPolicy],
+        env: GymEnv | str,
+        learning_rate: float | Schedule = 3e-4,
+        n_steps: int = 2048,
+        batch_size: int = 256,
+        gamma: float = 0.99,
+        gae_lambda: float = 0.97,
+        vf_learning_rate: float | Schedule = 1e-3,
+        n_critic_updates: int = 5,
+        normalize_advantage: bool = False,
+        ent_coef: float = 0.0,
+        max_grad_norm: float = 0.5,
+        use_sde: bool = False,
+        sde_sample_freq: int = -1,
+        rollout_buffer_class: type[RolloutBuffer] | None = None,
+        rollout_buffer_kwargs: dict[str, Any] | None = None,
+        stats_window_size: int = 100,
+        tensorboard_log: str | None = None,
+        policy_kwargs: dict[str, Any] | None = None,
+        verbose: int = 0,
+        seed: int | None = None,
+        device: th.device | str = "auto",
+        _init_setup_model: bool = True,
+    ):
+        check_learning_rate("learning_rate", learning_rate)
+        check_learning_rate("vf_learning_rate", vf_learning_rate)
+        check_int("n_steps", n_steps, 1)
+        check_int("batch_size", batch_size, 1)
+        check_real("gamma", gamma, 0.0, 1.0)
+        check_real("gae_lambda", gae_lambda, 0.0, 1.0)
+        check_int("n_critic_updates", n_critic_updates, 1)
+        check_real("ent_coef", ent_coef, low=0.0)
+        check_real("max_grad_norm", max_grad_norm, low=0.0, low_open=True)
+        check_int("stats_window_size", stats_window_size, 1)
+        super().__init__(
+            policy,
+            env,
+            learning_rate=learning_rate,
+            n_steps=n_steps,
+            gamma=gamma,
+            gae_lambda=gae_lambda,
+            ent_coef=ent_coef,
+            vf_coef=0.0,  # the value function is fitted separately
+            max_grad_norm=max_grad_norm,
+            use_sde=use_sde,
+            sde_sample_freq=sde_sample_freq,
+            rollout_buffer_class=rollout_buffer_class,
+            rollout_buffer_kwargs=rollout_buffer_kwargs,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            policy_kwargs=policy_kwargs,
+            verbose=verbose,
+            seed=seed,
+            device=device,
+            _init_setup_model=False,
+        )
+        if self.env is not None:
+            check_spaces(type(self).__name__, self.observation_space, self.action_space)
+            buffer_size = self.n_steps * self.n_envs
+            if batch_size > buffer_size:
+                raise ValueError(
+                    f"batch_size must be at most the rollout size n_steps * n_envs = {buffer_size}, got {batch_size}"
+                )
+            if normalize_advantage and buffer_size < 2:
+                raise ValueError("n_steps * n_envs must be at least 2 with normalize_advantage=True")
+        self.batch_size = batch_size
+        self.vf_learning_rate = vf_learning_rate
+        self.n_critic_updates = n_critic_updates
+        self.normalize_advantage = normalize_advantage
+
+        if _init_setup_model:
+            self._setup_model()
+
+    def _setup_model(self) -> None:
+        super()._setup_model()
+        self.vf_lr_schedule = FloatSchedule(self.vf_learning_rate)
+        # Two optimizers: policy.optimizer steps the actor at learning_rate, critic_optimizer the critic at
+        # vf_learning_rate. A features extractor shared by both belongs to the actor.
+        actor_params, critic_params = split_actor_critic(self.policy)
+        optimizer_class, optimizer_kwargs = self.policy.optimizer_class, self.policy.optimizer_kwargs
+        self.policy.optimizer = optimizer_class(actor_params, lr=self.lr_schedule(1), **optimizer_kwargs)  # type: ignore[call-arg]
+        self.critic_optimizer = optimizer_class(critic_params, lr=self.vf_lr_schedule(1), **optimizer_kwargs)  # type: ignore[call-arg]
+
+    def train(self) -> None:
+        """
+        One policy-gradient step, then the critic fit (``algorithms.md`` section 3):
+
+            grad J ~ mean_t grad log pi(a_t|s_t) * A_t,   A_t = GAE(lambda) from V_phi
+            phi    <- argmin mean_t (V_phi(s_t) - R_t)^2  (n_critic_updates passes of minibatch regression)
+        """
+        check_rollout_finite(self.rollout_buffer, self.num_timesteps)
+        self.policy.set_training_mode(True)
+        self._update_learning_rate(self.policy.optimizer)
+        vf_learning_rate = self.vf_lr_schedule(self._current_progress_remaining)
+        update_learning_rate(self.critic_optimizer, vf_learning_rate)
+        actor_params, _ = split_actor_critic(self.policy)
+
+        # Policy step, on the whole batch
+        rollout_data = next(self.rollout_buffer.get(batch_size=None))
+        actions = rollout_data.actions
+        if isinstance(self.action_space, spaces.Discrete):
+            actions = actions.long().flatten()
+        distribution = self.policy.get_distribution(rollout_data.observations)
+        log_prob = distribution.log_prob(actions)
+        entropy = distribution.entropy()
+
+        advantages = rollout_data.advantages
+        if self.normalize_advantage:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
+        policy_loss = -(log_prob * advantages).mean()
+        entropy_loss = -th.mean(entropy) if entropy is not None else th.mean(log_prob)
+        loss = policy_loss + self.ent_coef * entropy_loss
+
+        self.policy.optimizer.zero_grad()
+        loss.backward()
+        th.nn.utils.clip_grad_norm_(actor_params, self.max_grad_norm)
+        self.policy.optimizer.step()
+
+        # Critic fit, on minibatches
+        value_loss = fit_critic(
+            self.policy,
+            self.critic_optimizer,
+            self.rollout_buffer,
+            self.n_critic_updates,
+            self.batch_size,
+            frozen_params=actor_params,
+        )
+        self._n_updates += 1
+        explained_var = explained_variance(self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten())
+
+        self.logger.record("train/policy_loss", policy_loss.item())
+        self.logger.record("train/entropy_loss", entropy_loss.item())
+        self.logger.record("train/value_loss", value_loss)
+        self.logger.record("train/explained_variance", explained_var)
+        self.logger.record("train/vf_learning_rate", vf_learning_rate)
+        if hasattr(self.policy, "log_std"):
+            self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        return ["policy", "policy.optimizer", "critic_optimizer"], []
+
+    def learn(
+        self: SelfVPG,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        log_interval: int = 1,
+        tb_log_name: str = "VPG",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfVPG:
+        return super().learn(
+            total_timesteps=total_timesteps,
+            callback=callback,
+            log_interval=log_interval,
+            tb_log_name=tb_log_name,
+            reset_num_timesteps=reset_num_timesteps,
+            progress_bar=progress_bar,
+        )
