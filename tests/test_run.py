@@ -1,0 +1,232 @@
+"""SB3-style tests: every algorithm on every space, with the features SB3 users rely on."""
+
+import numpy as np
+import pytest
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback, EvalCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.envs import (
+    FakeImageEnv,
+    IdentityEnv,
+    IdentityEnvBox,
+    IdentityEnvMultiBinary,
+    IdentityEnvMultiDiscrete,
+    SimpleMultiObsEnv,
+)
+from stable_baselines3.common.utils import LinearSchedule
+from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+from conftest import ALGOS, small_kwargs
+from sb3_pg import NPG, REINFORCE, VPG
+
+SPACE_ENVS = {
+    "discrete": lambda: IdentityEnv(4, ep_length=10),
+    "box": lambda: IdentityEnvBox(ep_length=10),
+    "multidiscrete": lambda: IdentityEnvMultiDiscrete(3, ep_length=10),
+    "multibinary": lambda: IdentityEnvMultiBinary(3, ep_length=10),
+}
+
+
+def params_of(model) -> dict[str, np.ndarray]:
+    return {name: param.detach().cpu().numpy().copy() for name, param in model.policy.named_parameters()}
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+@pytest.mark.parametrize("space", list(SPACE_ENVS))
+def test_spaces(algo, space):
+    model = algo("MlpPolicy", SPACE_ENVS[space](), seed=0, **small_kwargs(algo))
+    before = params_of(model)
+    model.learn(100)
+    after = params_of(model)
+    assert model.num_timesteps >= 100
+    assert any(not np.array_equal(before[name], after[name]) for name in before), "training changed nothing"
+    obs, _ = model.env.envs[0].reset()
+    action, _ = model.predict(obs, deterministic=True)
+    assert model.action_space.contains(action.reshape(model.action_space.shape).astype(model.action_space.dtype))
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_dict_observations(algo):
+    model = algo("MultiInputPolicy", SimpleMultiObsEnv(random_start=False), seed=0, **small_kwargs(algo))
+    model.learn(80)
+    obs = model.env.reset()
+    assert model.predict(obs)[0].shape == (1,)
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_image_observations(algo):
+    env = FakeImageEnv(screen_height=36, screen_width=36, n_channels=1, discrete=algo is not NPG)
+    kwargs = small_kwargs(algo, n_steps=16)
+    kwargs["policy_kwargs"] = dict(net_arch=[8], features_extractor_kwargs=dict(features_dim=16))
+    model = algo("CnnPolicy", env, seed=0, **kwargs)
+    model.learn(32)
+    assert model.num_timesteps >= 32
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_multi_env_vecnormalize_sde(algo, tmp_path):
+    env = VecNormalize(make_vec_env("Pendulum-v1", n_envs=2, seed=0))
+    model = algo("MlpPolicy", env, seed=0, use_sde=True, sde_sample_freq=4, **small_kwargs(algo))
+    model.learn(300)
+    assert model.num_timesteps >= 300
+    assert env.obs_rms.count > 300  # VecNormalize saw the steps
+    model.save(tmp_path / "model")
+    env.save(str(tmp_path / "vecnormalize.pkl"))
+    loaded = algo.load(tmp_path / "model", env=VecNormalize.load(str(tmp_path / "vecnormalize.pkl"), env.venv))
+    assert loaded.use_sde
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_save_load_predict_continue(algo, tmp_path):
+    model = algo("MlpPolicy", "CartPole-v1", seed=0, **small_kwargs(algo))
+    model.learn(200)
+    obs = np.array([[0.01, -0.02, 0.03, 0.04], [0.1, 0.2, -0.1, -0.3]], dtype=np.float32)
+    actions, _ = model.predict(obs, deterministic=True)
+    model.save(tmp_path / "model")
+
+    loaded = algo.load(tmp_path / "model", env=make_vec_env("CartPole-v1", n_envs=1))
+    assert type(loaded) is algo
+    np.testing.assert_array_equal(loaded.predict(obs, deterministic=True)[0], actions)
+    for name, value in params_of(model).items():
+        np.testing.assert_array_equal(params_of(loaded)[name], value)
+    # Every optimizer's state comes back, including the ones beyond policy.optimizer
+    for attribute in loaded._get_torch_save_params()[0][1:]:
+        saved_state = model.get_parameters()[attribute]["state"]
+        loaded_state = loaded.get_parameters()[attribute]["state"]
+        assert saved_state.keys() == loaded_state.keys() and len(saved_state) > 0
+        for key in saved_state:
+            for name, value in saved_state[key].items():
+                np.testing.assert_array_equal(np.asarray(loaded_state[key][name]), np.asarray(value))
+
+    timesteps = loaded.num_timesteps
+    loaded.learn(100, reset_num_timesteps=False)
+    assert loaded.num_timesteps >= timesteps + 100
+
+
+def test_vpg_saves_its_critic_optimizer(tmp_path):
+    model = VPG("MlpPolicy", "CartPole-v1", seed=0, **small_kwargs(VPG))
+    assert "critic_optimizer" in model._get_torch_save_params()[0]
+    model.learn(64)
+    model.save(tmp_path / "vpg")
+    loaded = VPG.load(tmp_path / "vpg")
+    assert loaded.critic_optimizer.state_dict()["state"].keys() == model.critic_optimizer.state_dict()["state"].keys()
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_determinism(algo):
+    def run(seed: int) -> dict[str, np.ndarray]:
+        model = algo("MlpPolicy", "CartPole-v1", seed=seed, **small_kwargs(algo))
+        model.learn(256)
+        return params_of(model)
+
+    first, second, other = run(3), run(3), run(4)
+    for name in first:
+        np.testing.assert_array_equal(first[name], second[name])
+    assert any(not np.array_equal(first[name], other[name]) for name in first)
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_callbacks_and_logging(algo, tmp_path):
+    class CountSteps(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            self.steps = self.rollouts = 0
+
+        def _on_step(self) -> bool:
+            self.steps += 1
+            return True
+
+        def _on_rollout_end(self) -> None:
+            self.rollouts += 1
+
+    counter = CountSteps()
+    eval_callback = EvalCallback(make_vec_env("CartPole-v1"), eval_freq=64, n_eval_episodes=2, log_path=str(tmp_path))
+    checkpoints = CheckpointCallback(save_freq=64, save_path=str(tmp_path / "checkpoints"))
+    model = algo("MlpPolicy", "CartPole-v1", seed=0, tensorboard_log=str(tmp_path / "tb"), **small_kwargs(algo))
+    model.learn(128, callback=CallbackList([counter, eval_callback, checkpoints]), progress_bar=True)
+    assert counter.steps == model.num_timesteps
+    assert counter.rollouts >= 1
+    assert (tmp_path / "evaluations.npz").exists()
+    assert len(list((tmp_path / "checkpoints").glob("*.zip"))) >= 1
+    assert list((tmp_path / "tb").glob(f"{algo.__name__}_1/events.out.tfevents.*"))
+    logged = model.logger.name_to_value
+    expected = {"train/policy_loss", "train/entropy_loss"}
+    if algo is not REINFORCE:
+        expected |= {"train/value_loss", "train/explained_variance"}
+    if algo is NPG:
+        expected |= {"train/kl_divergence", "train/step_size", "train/cg_residual"}
+    # name_to_value is cleared at each dump; the last update's values are recorded after the last dump
+    model.train()
+    assert expected <= set(model.logger.name_to_value), expected - set(logged)
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_callback_can_stop_training(algo):
+    class StopAt(BaseCallback):
+        def _on_step(self) -> bool:
+            return self.num_timesteps < 20
+
+    model = algo("MlpPolicy", "CartPole-v1", seed=0, **small_kwargs(algo, n_steps=32))
+    before = params_of(model)
+    model.learn(1000, callback=StopAt())
+    assert model.num_timesteps == 20
+    for name, value in before.items():  # the interrupted rollout was not used
+        np.testing.assert_array_equal(params_of(model)[name], value)
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_learning_rate_schedule(algo):
+    model = algo("MlpPolicy", "CartPole-v1", seed=0, learning_rate=LinearSchedule(1e-3, 1e-4, 1.0), **small_kwargs(algo))
+    model.learn(128)
+    lr = model.policy.optimizer.param_groups[0]["lr"]
+    assert 1e-4 <= lr < 1e-3
+
+
+def test_vpg_learning_rates_are_separate():
+    model = VPG("MlpPolicy", "CartPole-v1", seed=0, learning_rate=1e-4, vf_learning_rate=LinearSchedule(2e-3, 1e-4, 1.0),
+                **small_kwargs(VPG))
+    model.learn(64)
+    assert model.policy.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)
+    assert 1e-4 <= model.critic_optimizer.param_groups[0]["lr"] < 2e-3
+    actor = {id(p) for group in model.policy.optimizer.param_groups for p in group["params"]}
+    critic = {id(p) for group in model.critic_optimizer.param_groups for p in group["params"]}
+    assert not actor & critic
+    assert actor | critic == {id(p) for p in model.policy.parameters()}
+
+
+def test_reinforce_never_trains_or_queries_the_value_head():
+    model = REINFORCE("MlpPolicy", "CartPole-v1", seed=0, n_steps=64)
+    value_before = {k: v.clone() for k, v in model.policy.value_net.state_dict().items()}
+    calls = []
+    model.policy.value_net.register_forward_hook(lambda *args: calls.append(1))
+    model.learn(300)
+    assert not calls, "the value head was evaluated"
+    for key, value in model.policy.value_net.state_dict().items():
+        assert th.equal(value, value_before[key])
+
+
+@pytest.mark.parametrize("algo", [VPG, NPG])
+@pytest.mark.parametrize("share_features_extractor", [True, False])
+def test_critic_fit_moves_only_the_critic(algo, share_features_extractor, monkeypatch):
+    import sb3_pg.common.critic as critic_module
+
+    module = __import__(algo.__module__, fromlist=["fit_critic"])
+    seen = []
+
+    def checked_fit_critic(policy, *args, **kwargs):
+        actor, critic = critic_module.split_actor_critic(policy)
+        actor_before = [p.detach().clone() for p in actor]
+        critic_before = [p.detach().clone() for p in critic]
+        loss = critic_module.fit_critic(policy, *args, **kwargs)
+        assert all(th.equal(p, q) for p, q in zip(actor, actor_before, strict=True)), "the critic fit moved the actor"
+        assert any(not th.equal(p, q) for p, q in zip(critic, critic_before, strict=True)), "the critic did not move"
+        seen.append(loss)
+        return loss
+
+    monkeypatch.setattr(module, "fit_critic", checked_fit_critic)
+    kwargs = small_kwargs(algo)
+    kwargs["policy_kwargs"]["share_features_extractor"] = share_features_extractor
+    model = algo("MlpPolicy", "CartPole-v1", seed=0, **kwargs)
+    model.learn(64)
+    assert len(seen) == model._n_updates == 2
