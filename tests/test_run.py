@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch as th
-from gymnasium import spaces
+from conftest import ALGOS, small_kwargs
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback, EvalCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.envs import (
@@ -15,9 +15,8 @@ from stable_baselines3.common.envs import (
     SimpleMultiObsEnv,
 )
 from stable_baselines3.common.utils import LinearSchedule
-from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+from stable_baselines3.common.vec_env import VecNormalize
 
-from conftest import ALGOS, small_kwargs
 from sb3_pg import NPG, REINFORCE, VPG
 
 SPACE_ENVS = {

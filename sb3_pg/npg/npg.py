@@ -7,12 +7,12 @@ from gymnasium import spaces
 from sb3_contrib.common.utils import flat_grad
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.distributions import kl_divergence
-from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, RolloutBufferSamples, Schedule
 from stable_baselines3.common.utils import explained_variance
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
+from sb3_pg.common.base import PolicyGradientAlgorithm
 from sb3_pg.common.checks import check_int, check_learning_rate, check_real, check_rollout_finite, check_spaces
 from sb3_pg.common.critic import fit_critic, split_actor_critic
 from sb3_pg.common.natural import fisher_vector_product_fn, natural_step
@@ -21,7 +21,7 @@ from sb3_pg.npg.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 SelfNPG = TypeVar("SelfNPG", bound="NPG")
 
 
-class NPG(OnPolicyAlgorithm):
+class NPG(PolicyGradientAlgorithm):
     """
     Natural Policy Gradient (NPG).
 

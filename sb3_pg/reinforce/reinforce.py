@@ -5,12 +5,12 @@ import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
+from sb3_pg.common.base import PolicyGradientAlgorithm
 from sb3_pg.common.buffers import EpisodicDictRolloutBuffer, EpisodicRolloutBuffer, _EpisodicStorage
 from sb3_pg.common.checks import (
     check_choice,
@@ -28,7 +28,7 @@ SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
 BASELINES = ("none", "mean")
 
 
-class REINFORCE(OnPolicyAlgorithm):
+class REINFORCE(PolicyGradientAlgorithm):
     """
     REINFORCE: Monte Carlo policy gradient (Williams, 1992).
 

@@ -3,11 +3,11 @@ from typing import Any, ClassVar, TypeVar
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
-from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import FloatSchedule, explained_variance, update_learning_rate
 
+from sb3_pg.common.base import PolicyGradientAlgorithm
 from sb3_pg.common.checks import check_int, check_learning_rate, check_real, check_rollout_finite, check_spaces
 from sb3_pg.common.critic import fit_critic, split_actor_critic
 from sb3_pg.vpg.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
@@ -15,7 +15,7 @@ from sb3_pg.vpg.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 SelfVPG = TypeVar("SelfVPG", bound="VPG")
 
 
-class VPG(OnPolicyAlgorithm):
+class VPG(PolicyGradientAlgorithm):
     """
     Vanilla Policy Gradient with a learned state-value baseline.
 

@@ -1,0 +1,63 @@
+"""What REINFORCE, VPG and NPG share beyond SB3's OnPolicyAlgorithm: model files that say which algorithm wrote them."""
+
+import io
+import pathlib
+from typing import Any, TypeVar
+
+import torch as th
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.save_util import load_from_zip_file
+from stable_baselines3.common.type_aliases import GymEnv
+
+SelfPolicyGradient = TypeVar("SelfPolicyGradient", bound="PolicyGradientAlgorithm")
+
+
+def check_model_file(path: str | pathlib.Path | io.BufferedIOBase, algorithm: type) -> None:
+    """
+    Check that ``path`` is a readable model file written by ``algorithm``.
+
+    :param path: the model file
+    :param algorithm: the class expected to have written it
+    :raise ValueError: naming the file and what is wrong with it
+    """
+    try:
+        data, _, _ = load_from_zip_file(path, device="cpu")
+    except Exception as error:  # a truncated zip, a corrupted archive member, a missing entry, ...
+        message = f"{path} is not a readable {algorithm.__name__} model file (truncated or corrupted?): {error}"
+        raise ValueError(message) from error
+    if data is None:
+        raise ValueError(f"{path} is not a readable {algorithm.__name__} model file (truncated or corrupted?): no data entry")
+    written_by = data.get("algorithm_name")
+    if written_by != algorithm.__name__:
+        origin = f"by {written_by}" if written_by else "by another algorithm (not by sb3_pg)"
+        raise ValueError(f"{path} was saved {origin}; load it with that algorithm's load(), not {algorithm.__name__}.load()")
+
+
+class PolicyGradientAlgorithm(OnPolicyAlgorithm):
+    """
+    SB3's ``OnPolicyAlgorithm``, whose saved files record the algorithm and whose ``load`` checks it.
+
+    SB3's own ``load`` accepts a file of another algorithm that uses the same policy class (a PPO file loads as
+    an NPG, silently); this one refuses it, and refuses a truncated or corrupted file with the file's name.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Saved with the model's data, checked by load()
+        self.algorithm_name = type(self).__name__
+
+    @classmethod
+    def load(  # type: ignore[override]
+        cls: type[SelfPolicyGradient],
+        path: str | pathlib.Path | io.BufferedIOBase,
+        env: GymEnv | None = None,
+        device: th.device | str = "auto",
+        custom_objects: dict[str, Any] | None = None,
+        print_system_info: bool = False,
+        force_reset: bool = True,
+        **kwargs: Any,
+    ) -> SelfPolicyGradient:
+        check_model_file(path, cls)
+        if isinstance(path, io.BufferedIOBase):
+            path.seek(0)
+        return super().load(path, env, device, custom_objects, print_system_info, force_reset, **kwargs)

@@ -1,0 +1,165 @@
+"""Bad input, faults and reproducibility: clear errors before training, nothing silently NaN."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from conftest import ALGOS, small_kwargs
+from gymnasium import spaces
+from stable_baselines3 import PPO
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.envs import IdentityEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecCheckNan
+
+from sb3_pg import NPG, REINFORCE, VPG
+from sb3_pg.common.buffers import EpisodicRolloutBuffer
+
+COMMON = [
+    ("learning_rate", 0.0, "learning_rate"),
+    ("learning_rate", -1e-3, "learning_rate"),
+    ("learning_rate", float("nan"), "learning_rate"),
+    ("learning_rate", lambda progress: 0.0, "learning_rate schedule"),
+    ("n_steps", 0, "n_steps"),
+    ("n_steps", 2.5, "n_steps"),
+    ("gamma", 1.5, "gamma"),
+    ("gamma", -0.1, "gamma"),
+    ("stats_window_size", 0, "stats_window_size"),
+]
+SPECIFIC = {
+    REINFORCE: [
+        ("baseline", "median", "baseline"),
+        ("ent_coef", -0.1, "ent_coef"),
+        ("max_grad_norm", 0.0, "max_grad_norm"),
+        ("rollout_buffer_class", EpisodicRolloutBuffer.__mro__[-3], "rollout_buffer_class"),
+    ],
+    VPG: [
+        ("gae_lambda", 1.01, "gae_lambda"),
+        ("batch_size", 0, "batch_size"),
+        ("batch_size", 10_000, "batch_size"),
+        ("vf_learning_rate", -1.0, "vf_learning_rate"),
+        ("n_critic_updates", 0, "n_critic_updates"),
+        ("ent_coef", -0.1, "ent_coef"),
+        ("max_grad_norm", -1.0, "max_grad_norm"),
+    ],
+    NPG: [
+        ("gae_lambda", -0.5, "gae_lambda"),
+        ("batch_size", 10_000, "batch_size"),
+        ("target_kl", 0.0, "target_kl"),
+        ("target_kl", -0.01, "target_kl"),
+        ("cg_max_steps", 0, "cg_max_steps"),
+        ("cg_damping", -0.1, "cg_damping"),
+        ("n_critic_updates", 0, "n_critic_updates"),
+        ("step_size", 0.0, "step_size"),
+        ("sub_sampling_factor", 0, "sub_sampling_factor"),
+    ],
+}
+CASES = [(algo, *case) for algo in ALGOS for case in COMMON + SPECIFIC[algo]]
+
+
+@pytest.mark.parametrize(("algo", "name", "value", "message"), CASES, ids=[f"{a.__name__}-{n}-{v!r}" for a, n, v, _ in CASES])
+def test_invalid_hyperparameter_names_itself(algo, name, value, message):
+    kwargs = {"n_steps": 64}
+    kwargs[name] = value
+    if algo is not REINFORCE and name != "batch_size":
+        kwargs["batch_size"] = 32
+    with pytest.raises(ValueError, match=message):
+        algo("MlpPolicy", "CartPole-v1", **kwargs)
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_unsupported_spaces(algo):
+    class TupleActionEnv(IdentityEnv):
+        def __init__(self):
+            super().__init__(2)
+            self.action_space = spaces.Tuple([spaces.Discrete(2), spaces.Discrete(2)])
+
+    with pytest.raises(ValueError, match="action_space"):
+        algo("MlpPolicy", TupleActionEnv(), **small_kwargs(algo))
+
+    class TupleObservationEnv(IdentityEnv):
+        def __init__(self):
+            super().__init__(2)
+            self.observation_space = spaces.Tuple([spaces.Discrete(2), spaces.Discrete(2)])
+
+    with pytest.raises(ValueError, match="observation_space"):
+        algo("MlpPolicy", TupleObservationEnv(), **small_kwargs(algo))
+
+
+class NonFiniteEnv(gym.Env):
+    """Returns a NaN (or inf) reward or observation at a chosen step."""
+
+    observation_space = spaces.Box(-10, 10, shape=(2,), dtype=np.float32)
+    action_space = spaces.Discrete(2)
+
+    def __init__(self, bad_step: int, what: str, value: float = float("nan")):
+        self.bad_step, self.what, self.value, self.count = bad_step, what, value, 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, dtype=np.float32), {}
+
+    def step(self, action):
+        self.count += 1
+        obs, reward = np.zeros(2, dtype=np.float32), 1.0
+        if self.count == self.bad_step:
+            if self.what == "reward":
+                reward = self.value
+            else:
+                obs[1] = self.value
+        return obs, reward, self.count % 10 == 0, False, {}
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+@pytest.mark.parametrize(("what", "value"), [("reward", float("nan")), ("observation", float("inf"))])
+def test_non_finite_env_values_are_refused_naming_the_step(algo, what, value):
+    model = algo("MlpPolicy", NonFiniteEnv(bad_step=45, what=what, value=value), seed=0, **small_kwargs(algo))
+    with pytest.raises(ValueError, match=rf"Non-finite {what} at step \d+ of the rollout in env 0 \(timestep 4[56]\)"):
+        model.learn(200)
+    # The bad rollout never reached the parameters
+    for param in model.policy.parameters():
+        assert np.isfinite(param.detach().numpy()).all()
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_vec_check_nan_stops_at_the_source(algo):
+    env = VecCheckNan(DummyVecEnv([lambda: NonFiniteEnv(bad_step=45, what="reward")]), raise_exception=True)
+    model = algo("MlpPolicy", env, seed=0, **small_kwargs(algo))
+    with pytest.raises(ValueError, match="found nan in rewards"):
+        model.learn(200)
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_corrupted_truncated_or_foreign_model_files(algo, tmp_path):
+    model = algo("MlpPolicy", "CartPole-v1", **small_kwargs(algo))
+    model.save(tmp_path / "model.zip")
+    content = (tmp_path / "model.zip").read_bytes()
+
+    (tmp_path / "truncated.zip").write_bytes(content[: len(content) // 2])
+    with pytest.raises(ValueError, match=r"truncated\.zip is not a readable"):
+        algo.load(tmp_path / "truncated.zip")
+
+    corrupted = bytearray(content)
+    corrupted[len(content) // 3 : len(content) // 3 + 64] = b"\0" * 64
+    (tmp_path / "corrupted.zip").write_bytes(bytes(corrupted))
+    with pytest.raises(ValueError, match=r"corrupted\.zip is not a readable"):
+        algo.load(tmp_path / "corrupted.zip")
+
+    PPO("MlpPolicy", "CartPole-v1", n_steps=64).save(tmp_path / "ppo.zip")
+    with pytest.raises(ValueError, match=r"ppo\.zip was saved by another algorithm"):
+        algo.load(tmp_path / "ppo.zip")
+
+    other = next(a for a in ALGOS if a is not algo)
+    other("MlpPolicy", "CartPole-v1", **small_kwargs(other)).save(tmp_path / "other.zip")
+    with pytest.raises(ValueError, match=rf"other\.zip was saved by {other.__name__}"):
+        algo.load(tmp_path / "other.zip")
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_same_seed_same_logged_returns(algo):
+    def episode_returns(seed: int) -> list[float]:
+        model = algo("MlpPolicy", make_vec_env("CartPole-v1", n_envs=2, seed=seed), seed=seed, **small_kwargs(algo))
+        model.learn(400)
+        return [info["r"] for info in model.ep_info_buffer]
+
+    first = episode_returns(5)
+    assert first == episode_returns(5)
+    assert first != episode_returns(6)

@@ -1,0 +1,147 @@
+"""NPG: the conjugate-gradient direction, the size of the step, and the steps it must not take."""
+
+import numpy as np
+import pytest
+import torch as th
+
+import sb3_pg.npg.npg as npg_module
+from sb3_pg import NPG
+from sb3_pg.common.critic import split_actor_critic
+from sb3_pg.common.natural import fisher_vector_product_fn, natural_step
+
+
+def tiny_npg(**kwargs) -> NPG:
+    """An NPG on CartPole with a 30-parameter actor, after one collected rollout (not yet trained)."""
+    params = dict(n_steps=64, batch_size=32, seed=0, policy_kwargs=dict(net_arch=[4]))
+    params.update(kwargs)
+    model = NPG("MlpPolicy", "CartPole-v1", **params)
+    _, callback = model._setup_learn(model.n_steps, None)
+    assert model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)
+    return model
+
+
+def surrogate_and_kl(model: NPG):
+    data = next(model.rollout_buffer.get(batch_size=None))
+    actions = data.actions.long().flatten()
+    with th.no_grad():
+        old_probs = model.policy.get_distribution(data.observations).distribution.probs.clone()
+    distribution = model.policy.get_distribution(data.observations)
+    log_prob = distribution.log_prob(actions)
+    advantages = (data.advantages - data.advantages.mean()) / (data.advantages.std() + 1e-8)
+    objective = (th.exp(log_prob - data.old_log_prob) * advantages).mean()
+    old = th.distributions.Categorical(probs=old_probs)
+    mean_kl = th.distributions.kl_divergence(distribution.distribution, old).mean()
+    return data, objective, mean_kl
+
+
+def explicit_fisher(model: NPG, observations: th.Tensor) -> th.Tensor:
+    """F = mean_s sum_a pi(a|s) grad log pi(a|s) grad log pi(a|s)^T, formed from per-sample scores."""
+    actor, _ = split_actor_critic(model.policy)
+    n_params = sum(p.numel() for p in actor)
+    fisher = th.zeros(n_params, n_params, dtype=th.float64)
+    for obs in observations:
+        distribution = model.policy.get_distribution(obs[None])
+        probs = distribution.distribution.probs[0].detach()
+        for action in range(len(probs)):
+            log_prob = distribution.log_prob(th.tensor([action]))[0]
+            score = th.cat([g.reshape(-1) for g in th.autograd.grad(log_prob, actor, retain_graph=True)]).double()
+            fisher += probs[action] * th.outer(score, score)
+    return fisher / len(observations)
+
+
+def test_fisher_vector_product_and_cg_direction_match_explicit_inverse():
+    damping = 0.05
+    model = tiny_npg()
+    actor, _ = split_actor_critic(model.policy)
+    n_params = sum(p.numel() for p in actor)
+    assert n_params == 30
+    data, objective, mean_kl = surrogate_and_kl(model)
+    gradient = th.cat([g.reshape(-1) for g in th.autograd.grad(objective, actor, retain_graph=True)])
+    fvp = fisher_vector_product_fn(mean_kl, actor, damping)
+
+    fisher = explicit_fisher(model, data.observations) + damping * th.eye(n_params, dtype=th.float64)
+    vector = th.randn(n_params)
+    np.testing.assert_allclose(fvp(vector).numpy(), (fisher @ vector.double()).numpy(), rtol=1e-4, atol=1e-6)
+
+    result = natural_step(gradient, fvp, cg_max_steps=n_params, target_kl=0.01)
+    assert result.skipped is None and result.step is not None
+    direction = result.step.double() / result.step_size
+    exact = th.linalg.solve(fisher, gradient.double())
+    cosine = float(direction @ exact / (direction.norm() * exact.norm()))
+    assert cosine > 0.999
+    np.testing.assert_allclose(direction.norm().item(), exact.norm().item(), rtol=0.02)
+    assert result.step_size == pytest.approx(np.sqrt(2 * 0.01 / float(direction @ fisher @ direction)), rel=0.02)
+    assert result.cg_residual < 0.05
+
+
+@pytest.mark.parametrize("target_kl", [0.001, 0.01])
+def test_measured_kl_of_a_step_is_close_to_target_kl(target_kl):
+    model = tiny_npg(target_kl=target_kl, cg_damping=0.01, cg_max_steps=30)
+    data = next(model.rollout_buffer.get(batch_size=None))
+    with th.no_grad():
+        before = [p.detach().clone() for p in split_actor_critic(model.policy)[0]]
+        old_distribution = th.distributions.Categorical(
+            probs=model.policy.get_distribution(data.observations).distribution.probs.clone()
+        )
+    model.train()
+    with th.no_grad():
+        new_distribution = model.policy.get_distribution(data.observations).distribution
+        measured = th.distributions.kl_divergence(old_distribution, new_distribution).mean().item()
+    assert any(not th.equal(p, q) for p, q in zip(split_actor_critic(model.policy)[0], before, strict=True))
+    assert abs(measured - target_kl) <= 0.25 * target_kl, measured
+    assert model.logger.name_to_value["train/kl_divergence"] == pytest.approx(measured, rel=0.3)
+
+
+def test_fixed_step_size_option():
+    fisher = th.tensor([[2.0, 0.5], [0.5, 1.0]])
+    gradient = th.tensor([1.0, -2.0])
+    exact = th.linalg.solve(fisher, gradient)
+    fixed = natural_step(gradient, lambda v: fisher @ v, cg_max_steps=2, target_kl=0.01, step_size=0.3)
+    np.testing.assert_allclose(fixed.step.numpy(), (0.3 * exact).numpy(), rtol=1e-4)
+    normalised = natural_step(gradient, lambda v: fisher @ v, cg_max_steps=2, target_kl=0.01)
+    scale = np.sqrt(2 * 0.01 / float(exact @ fisher @ exact))
+    np.testing.assert_allclose(normalised.step.numpy(), (scale * exact).numpy(), rtol=1e-4)
+    # 0.5 * step^T F step is exactly target_kl for a quadratic KL
+    assert 0.5 * float(normalised.step @ fisher @ normalised.step) == pytest.approx(0.01, rel=1e-4)
+
+
+def actor_snapshot(model: NPG) -> list[th.Tensor]:
+    return [p.detach().clone() for p in split_actor_critic(model.policy)[0]]
+
+
+def assert_actor_unchanged(model: NPG, before: list[th.Tensor]) -> None:
+    after = split_actor_critic(model.policy)[0]
+    for p, q in zip(after, before, strict=True):
+        assert th.equal(p, q)
+        assert th.isfinite(p).all()
+
+
+def test_zero_advantages_skip_the_step():
+    model = tiny_npg()
+    model.rollout_buffer.advantages[:] = 0.0
+    before = actor_snapshot(model)
+    with pytest.warns(UserWarning, match="zero policy gradient"):
+        model.train()
+    assert_actor_unchanged(model, before)
+    assert model.logger.name_to_value["train/step_skipped"] == 1
+
+
+@pytest.mark.parametrize(
+    ("fvp", "reason"),
+    [(lambda v: -v, "<= 0"), (lambda v: 0.0 * v, "non-finite"), (lambda v: v * float("nan"), "non-finite")],
+)
+def test_degenerate_fisher_skips_the_step(monkeypatch, fvp, reason):
+    monkeypatch.setattr(npg_module, "fisher_vector_product_fn", lambda *args: fvp)
+    model = tiny_npg()
+    before = actor_snapshot(model)
+    with pytest.warns(UserWarning, match=reason):
+        model.train()
+    assert_actor_unchanged(model, before)
+
+
+def test_npg_takes_no_line_search_and_no_rejected_step():
+    # A deliberately huge target_kl: TRPO would backtrack, NPG takes the full natural step
+    model = tiny_npg(target_kl=1.0)
+    model.train()
+    assert model.logger.name_to_value["train/step_skipped"] == 0
+    assert model.logger.name_to_value["train/kl_divergence"] > 0.2

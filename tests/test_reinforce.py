@@ -1,0 +1,194 @@
+"""REINFORCE: exact Monte Carlo returns over complete episodes, and an unbiased gradient."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from sb3_pg import REINFORCE
+from sb3_pg.common.returns import discounted_returns
+
+GAMMA = 0.9
+
+
+def scripted_reward(env_id: int, episode: int, t: int) -> float:
+    return round(0.5 * (env_id + 1) + 0.1 * episode - 0.3 * (t % 4) + 0.01 * t, 6)
+
+
+class ScriptedEnv(gym.Env):
+    """Episodes of scripted lengths; each step observes (episode, t) and earns a known reward.
+
+    An episode ends by termination or, every third one, by time-limit truncation.
+    """
+
+    observation_space = spaces.Box(0, 1e6, shape=(2,), dtype=np.float32)
+    action_space = spaces.Discrete(2)
+
+    def __init__(self, env_id: int, lengths: list[int]):
+        self.env_id, self.lengths = env_id, lengths
+        self.episode, self.t = -1, 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.episode, self.t = self.episode + 1, 0
+        return self._obs(), {}
+
+    def _obs(self):
+        return np.array([self.episode, self.t], dtype=np.float32)
+
+    def step(self, action):
+        reward = scripted_reward(self.env_id, self.episode, self.t)
+        self.t += 1
+        ended = self.t == self.lengths[self.episode % len(self.lengths)]
+        truncated = ended and self.episode % 3 == 2
+        return self._obs(), reward, ended and not truncated, truncated, {}
+
+    def episode_length(self, episode: int) -> int:
+        return self.lengths[episode % len(self.lengths)]
+
+
+def exact_returns(env: ScriptedEnv, episode: int, gamma: float) -> np.ndarray:
+    rewards = np.array([scripted_reward(env.env_id, episode, t) for t in range(env.episode_length(episode))])
+    return np.array([sum(gamma**j * r for j, r in enumerate(rewards[t:])) for t in range(len(rewards))])
+
+
+class CaptureRollouts(BaseCallback):
+    """Copy what each finished rollout stored, before train() consumes it."""
+
+    def __init__(self):
+        super().__init__()
+        self.rollouts = []
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        buffer = self.model.rollout_buffer
+        names = ("observations", "returns", "advantages", "active")
+        self.rollouts.append({name: getattr(buffer, name).copy() for name in names})
+
+
+@pytest.mark.parametrize("reward_to_go", [True, False])
+@pytest.mark.parametrize("n_envs", [1, 3])
+def test_returns_are_exact_discounted_sums_of_complete_episodes(reward_to_go, n_envs):
+    # Episodes longer than n_steps (25 > 8), shorter ones, and ones that span where a fixed-size rollout would end
+    lengths = [[3, 25, 5, 11, 1, 9], [12, 2, 30, 4], [7, 7, 19]]
+    envs = [ScriptedEnv(i, lengths[i]) for i in range(n_envs)]
+    vec_env = DummyVecEnv([lambda env=env: env for env in envs])
+    model = REINFORCE("MlpPolicy", vec_env, n_steps=8, gamma=GAMMA, reward_to_go=reward_to_go, baseline="mean", seed=0)
+    capture = CaptureRollouts()
+    model.learn(300, callback=capture)
+
+    assert len(capture.rollouts) >= 4
+    n_checked = 0
+    for rollout in capture.rollouts:
+        active = rollout["active"]
+        observations = rollout["observations"]
+        stored_returns = rollout["returns"][active]
+        seen: dict[tuple[int, int], list[int]] = {}
+        for (row, env_index), stored in zip(np.argwhere(active), stored_returns, strict=True):
+            episode, t = (int(v) for v in observations[row, env_index])
+            env = envs[env_index]
+            exact = exact_returns(env, episode, GAMMA)
+            expected = exact[t] if reward_to_go else exact[0]
+            assert stored == pytest.approx(expected, rel=1e-5, abs=1e-5), (env_index, episode, t)
+            seen.setdefault((env_index, episode), []).append(t)
+            n_checked += 1
+        # Every stored episode is complete: all its steps, from its first to its last, and nothing else
+        for (env_index, episode), steps in seen.items():
+            assert steps == list(range(envs[env_index].episode_length(episode))), (env_index, episode)
+        # The weights are the returns less their batch mean
+        np.testing.assert_allclose(rollout["advantages"][active], stored_returns - stored_returns.mean(), rtol=1e-5, atol=1e-5)
+        # Each env stores at least n_steps steps
+        assert (active.sum(axis=0) >= 8).all()
+    assert n_checked >= 300 // n_envs // 2
+
+
+def test_single_env_discards_nothing():
+    env = ScriptedEnv(0, [3, 25, 5, 11, 1, 9])
+    model = REINFORCE("MlpPolicy", DummyVecEnv([lambda: env]), n_steps=8, seed=0)
+    capture = CaptureRollouts()
+    model.learn(200, callback=capture)
+    assert sum(int(rollout["active"].sum()) for rollout in capture.rollouts) == model.num_timesteps
+
+
+def test_discounted_returns_function():
+    rewards = np.array([[1.0], [2.0], [3.0], [4.0], [5.0]], dtype=np.float32)
+    starts = np.array([[1], [0], [1], [0], [0]], dtype=np.float32)
+    to_go = discounted_returns(rewards, starts, 0.5, reward_to_go=True)
+    np.testing.assert_allclose(to_go.ravel(), [1 + 0.5 * 2, 2, 3 + 0.5 * 4 + 0.25 * 5, 4 + 0.5 * 5, 5])
+    full = discounted_returns(rewards, starts, 0.5, reward_to_go=False)
+    np.testing.assert_allclose(full.ravel(), [2, 2, 6.25, 6.25, 6.25])
+
+
+class FixedHorizonEnv(gym.Env):
+    """A horizon-H MDP whose state is the time step (one-hot): J(theta) has a closed form.
+
+    Actions do not change the state, so J = sum_t sum_a pi_t(a) r[t, a] and
+    dJ/dz_t = pi_t * (r[t] - pi_t . r[t]) for the logits z_t of time step t.
+    """
+
+    def __init__(self, rewards: np.ndarray):
+        self.rewards = rewards
+        self.horizon, n_actions = rewards.shape
+        self.observation_space = spaces.Box(0, 1, shape=(self.horizon,), dtype=np.float32)
+        self.action_space = spaces.Discrete(n_actions)
+        self.t = 0
+
+    def _obs(self):
+        return np.eye(self.horizon, dtype=np.float32)[min(self.t, self.horizon - 1)]
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self._obs(), {}
+
+    def step(self, action):
+        reward = float(self.rewards[self.t, int(action)])
+        self.t += 1
+        return self._obs(), reward, self.t == self.horizon, False, {}
+
+
+@pytest.mark.parametrize(
+    ("rewards", "reward_to_go", "baseline"),
+    [
+        (np.array([[1.0, 0.0, 2.0]]), True, "none"),  # a three-armed bandit
+        (np.array([[1.0, -1.0, 0.5], [0.0, 2.0, -0.5]]), True, "none"),
+        (np.array([[1.0, -1.0, 0.5], [0.0, 2.0, -0.5]]), False, "none"),
+        (np.array([[1.0, -1.0, 0.5], [0.0, 2.0, -0.5]]), True, "mean"),
+    ],
+)
+def test_gradient_matches_closed_form(rewards, reward_to_go, baseline):
+    horizon = rewards.shape[0]
+    logits = np.array([[0.3, -0.2, 0.1], [-0.5, 0.4, 0.0]])[:horizon]
+    n_envs, n_steps = 10, 3000  # 30,000 steps: 15,000 to 30,000 episodes
+    model = REINFORCE(
+        "MlpPolicy",
+        make_vec_env(FixedHorizonEnv, n_envs=n_envs, env_kwargs=dict(rewards=rewards)),
+        n_steps=n_steps,
+        gamma=1.0,
+        reward_to_go=reward_to_go,
+        baseline=baseline,
+        max_grad_norm=1e9,
+        policy_kwargs=dict(net_arch=[], optimizer_class=th.optim.SGD, optimizer_kwargs=dict()),
+        learning_rate=1.0,
+        seed=0,
+    )
+    # Tabular softmax: logits z_t = W[:, t] (the observation is one-hot in t), no bias
+    with th.no_grad():
+        model.policy.action_net.weight.copy_(th.as_tensor(logits.T))
+        model.policy.action_net.bias.zero_()
+    before = model.policy.action_net.weight.detach().clone()
+    model.learn(n_envs * n_steps)  # exactly one rollout of complete episodes, then one SGD step of lr 1
+    assert model._n_updates == 1
+    estimate = (model.policy.action_net.weight.detach() - before).numpy().T  # = -lr * grad(loss)
+
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    exact = probs * (rewards - (probs * rewards).sum(axis=1, keepdims=True))
+    # The loss averages over steps: every episode has `horizon` steps, so the estimate is grad J / horizon
+    np.testing.assert_allclose(estimate * horizon, exact, atol=0.03)
+    assert np.abs(exact).max() > 0.2  # the comparison is not between near-zero numbers
