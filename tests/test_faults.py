@@ -53,9 +53,10 @@ SPECIFIC = {
     ],
 }
 CASES = [(algo, *case) for algo in ALGOS for case in COMMON + SPECIFIC[algo]]
+CASE_IDS = [f"{algo.__name__}-{name}-{i}" for i, (algo, name, _, _) in enumerate(CASES)]
 
 
-@pytest.mark.parametrize(("algo", "name", "value", "message"), CASES, ids=[f"{a.__name__}-{n}-{v!r}" for a, n, v, _ in CASES])
+@pytest.mark.parametrize(("algo", "name", "value", "message"), CASES, ids=CASE_IDS)
 def test_invalid_hyperparameter_names_itself(algo, name, value, message):
     kwargs = {"n_steps": 64}
     kwargs[name] = value
