@@ -99,14 +99,14 @@ class _EpisodicStorage:
             yield self._get_samples(indices[start : start + batch_size])  # type: ignore[attr-defined]
 
 
-class EpisodicRolloutBuffer(_EpisodicStorage, RolloutBuffer):
+class EpisodicRolloutBuffer(_EpisodicStorage, RolloutBuffer):  # type: ignore[misc]
     """
     A :class:`~stable_baselines3.common.buffers.RolloutBuffer` that holds complete episodes:
     it grows past ``n_steps`` rows and samples only the steps marked active.
     """
 
 
-class EpisodicDictRolloutBuffer(_EpisodicStorage, DictRolloutBuffer):
+class EpisodicDictRolloutBuffer(_EpisodicStorage, DictRolloutBuffer):  # type: ignore[misc]
     """The :class:`EpisodicRolloutBuffer` of dict observations."""
 
     observation_space: spaces.Dict

@@ -23,7 +23,8 @@ def split_actor_critic(policy: ActorCriticPolicy) -> tuple[list[nn.Parameter], l
     :param policy: a policy of SB3's ``ActorCriticPolicy`` family
     :return: ``(actor_params, critic_params)``
     """
-    actor, critic = [], []
+    actor: list[nn.Parameter] = []
+    critic: list[nn.Parameter] = []
     for name, param in policy.named_parameters():
         (critic if name.startswith(_CRITIC_PREFIXES) else actor).append(param)
     return actor, critic
