@@ -164,3 +164,31 @@ def test_same_seed_same_logged_returns(algo):
     first = episode_returns(5)
     assert first == episode_returns(5)
     assert first != episode_returns(6)
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_load_and_continue_is_as_if_uninterrupted(algo, tmp_path):
+    import copy
+
+    import torch as th
+
+    def reseed() -> None:  # the global RNGs are not part of a model file: give both runs the same
+        th.manual_seed(7)
+        np.random.seed(7)
+
+    model = algo("MlpPolicy", make_vec_env("CartPole-v1", n_envs=2, seed=0), seed=0, **small_kwargs(algo))
+    model.learn(128)
+    model.save(tmp_path / "model")
+    env_at_save = copy.deepcopy(model.get_env())
+
+    reseed()
+    model.learn(128, reset_num_timesteps=False)
+
+    loaded = algo.load(tmp_path / "model", env=env_at_save, force_reset=False)
+    reseed()
+    loaded.learn(128, reset_num_timesteps=False)
+
+    assert loaded.num_timesteps == model.num_timesteps
+    assert loaded._n_updates == model._n_updates
+    for (name, param), loaded_param in zip(model.policy.named_parameters(), loaded.policy.parameters(), strict=True):
+        assert th.equal(param, loaded_param), name

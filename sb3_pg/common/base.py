@@ -39,6 +39,7 @@ class PolicyGradientAlgorithm(OnPolicyAlgorithm):
 
     SB3's own ``load`` accepts a file of another algorithm that uses the same policy class (a PPO file loads as
     an NPG, silently); this one refuses it, and refuses a truncated or corrupted file with the file's name.
+    With ``force_reset=False`` the env given to ``load`` is left as it is: the saved seed is not applied to it.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -60,4 +61,13 @@ class PolicyGradientAlgorithm(OnPolicyAlgorithm):
         check_model_file(path, cls)
         if isinstance(path, io.BufferedIOBase):
             path.seek(0)
-        return super().load(path, env, device, custom_objects, print_system_info, force_reset, **kwargs)
+        model = super().load(path, env, device, custom_objects, print_system_info, force_reset, **kwargs)
+        if env is not None and not force_reset:
+            # SB3's load seeds the env for its next reset(). Without force_reset the env goes on as it was, so
+            # that learn(reset_num_timesteps=False) continues as if never interrupted (REINFORCE resets envs
+            # between rollouts when n_envs > 1, which would otherwise pick the seed up).
+            venv: Any = model.get_env()
+            while venv is not None:
+                venv._reset_seeds()
+                venv = getattr(venv, "venv", None)
+        return model
