@@ -23,10 +23,14 @@ COMMON = [
     ("gamma", 1.5, "gamma"),
     ("gamma", -0.1, "gamma"),
     ("stats_window_size", 0, "stats_window_size"),
+    ("normalize_advantage", "yes", "normalize_advantage"),
+    ("use_sde", 1, "use_sde"),
+    ("sde_sample_freq", -2, "sde_sample_freq"),
 ]
 SPECIFIC = {
     REINFORCE: [
         ("baseline", "median", "baseline"),
+        ("reward_to_go", None, "reward_to_go"),
         ("ent_coef", -0.1, "ent_coef"),
         ("max_grad_norm", 0.0, "max_grad_norm"),
         ("rollout_buffer_class", EpisodicRolloutBuffer.__mro__[-3], "rollout_buffer_class"),

@@ -23,6 +23,12 @@ def check_int(name: str, value: Any, minimum: int) -> None:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
+def check_bool(name: str, value: Any) -> None:
+    """:raise ValueError: unless ``value`` is a bool"""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
 def check_real(
     name: str,
     value: Any,

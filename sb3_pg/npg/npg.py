@@ -13,7 +13,7 @@ from stable_baselines3.common.utils import explained_variance
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from sb3_pg.common.base import PolicyGradientAlgorithm
-from sb3_pg.common.checks import check_int, check_learning_rate, check_real, check_rollout_finite, check_spaces
+from sb3_pg.common.checks import check_bool, check_int, check_learning_rate, check_real, check_rollout_finite, check_spaces
 from sb3_pg.common.critic import fit_critic, split_actor_critic
 from sb3_pg.common.natural import fisher_vector_product_fn, natural_step
 from sb3_pg.npg.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
@@ -120,6 +120,9 @@ class NPG(PolicyGradientAlgorithm):
         check_real("target_kl", target_kl, low=0.0, low_open=True)
         check_int("sub_sampling_factor", sub_sampling_factor, 1)
         check_int("stats_window_size", stats_window_size, 1)
+        check_bool("normalize_advantage", normalize_advantage)
+        check_bool("use_sde", use_sde)
+        check_int("sde_sample_freq", sde_sample_freq, -1)
         super().__init__(
             policy,
             env,

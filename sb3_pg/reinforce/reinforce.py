@@ -13,6 +13,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from sb3_pg.common.base import PolicyGradientAlgorithm
 from sb3_pg.common.buffers import EpisodicDictRolloutBuffer, EpisodicRolloutBuffer, _EpisodicStorage
 from sb3_pg.common.checks import (
+    check_bool,
     check_choice,
     check_int,
     check_learning_rate,
@@ -120,6 +121,10 @@ class REINFORCE(PolicyGradientAlgorithm):
         check_real("ent_coef", ent_coef, low=0.0)
         check_real("max_grad_norm", max_grad_norm, low=0.0, low_open=True)
         check_int("stats_window_size", stats_window_size, 1)
+        check_bool("reward_to_go", reward_to_go)
+        check_bool("normalize_advantage", normalize_advantage)
+        check_bool("use_sde", use_sde)
+        check_int("sde_sample_freq", sde_sample_freq, -1)
         if rollout_buffer_class is not None and not issubclass(rollout_buffer_class, _EpisodicStorage):
             raise ValueError(
                 "rollout_buffer_class must hold complete episodes: a subclass of EpisodicRolloutBuffer "

@@ -8,7 +8,7 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedul
 from stable_baselines3.common.utils import FloatSchedule, explained_variance, update_learning_rate
 
 from sb3_pg.common.base import PolicyGradientAlgorithm
-from sb3_pg.common.checks import check_int, check_learning_rate, check_real, check_rollout_finite, check_spaces
+from sb3_pg.common.checks import check_bool, check_int, check_learning_rate, check_real, check_rollout_finite, check_spaces
 from sb3_pg.common.critic import fit_critic, split_actor_critic
 from sb3_pg.vpg.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 
@@ -112,6 +112,9 @@ class VPG(PolicyGradientAlgorithm):
         check_real("ent_coef", ent_coef, low=0.0)
         check_real("max_grad_norm", max_grad_norm, low=0.0, low_open=True)
         check_int("stats_window_size", stats_window_size, 1)
+        check_bool("normalize_advantage", normalize_advantage)
+        check_bool("use_sde", use_sde)
+        check_int("sde_sample_freq", sde_sample_freq, -1)
         super().__init__(
             policy,
             env,
