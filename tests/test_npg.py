@@ -1,8 +1,14 @@
 """NPG: the conjugate-gradient direction, the size of the step, and the steps it must not take."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch as th
+from gymnasium import spaces
+from sb3_contrib.common.utils import flat_grad
+from stable_baselines3.common.distributions import kl_divergence
+from stable_baselines3.common.policies import ActorCriticPolicy
 
 import sb3_pg.npg.npg as npg_module
 from sb3_pg import NPG
@@ -20,18 +26,16 @@ def tiny_npg(**kwargs) -> NPG:
     return model
 
 
-def surrogate_and_kl(model: NPG):
+def surrogate_and_distributions(model: NPG):
     data = next(model.rollout_buffer.get(batch_size=None))
     actions = data.actions.long().flatten()
     with th.no_grad():
-        old_probs = model.policy.get_distribution(data.observations).distribution.probs.clone()
+        old_distribution = copy.copy(model.policy.get_distribution(data.observations))
     distribution = model.policy.get_distribution(data.observations)
     log_prob = distribution.log_prob(actions)
     advantages = (data.advantages - data.advantages.mean()) / (data.advantages.std() + 1e-8)
     objective = (th.exp(log_prob - data.old_log_prob) * advantages).mean()
-    old = th.distributions.Categorical(probs=old_probs)
-    mean_kl = th.distributions.kl_divergence(distribution.distribution, old).mean()
-    return data, objective, mean_kl
+    return data, objective, distribution, old_distribution
 
 
 def explicit_fisher(model: NPG, observations: th.Tensor) -> th.Tensor:
@@ -55,9 +59,9 @@ def test_fisher_vector_product_and_cg_direction_match_explicit_inverse():
     actor, _ = split_actor_critic(model.policy)
     n_params = sum(p.numel() for p in actor)
     assert n_params == 30
-    data, objective, mean_kl = surrogate_and_kl(model)
+    data, objective, distribution, old_distribution = surrogate_and_distributions(model)
     gradient = th.cat([g.reshape(-1) for g in th.autograd.grad(objective, actor, retain_graph=True)])
-    fvp = fisher_vector_product_fn(mean_kl, actor, damping)
+    fvp = fisher_vector_product_fn(distribution, old_distribution, actor, damping)
 
     fisher = explicit_fisher(model, data.observations) + damping * th.eye(n_params, dtype=th.float64)
     vector = th.randn(n_params)
@@ -72,6 +76,42 @@ def test_fisher_vector_product_and_cg_direction_match_explicit_inverse():
     np.testing.assert_allclose(direction.norm().item(), exact.norm().item(), rtol=0.02)
     assert result.step_size == pytest.approx(np.sqrt(2 * 0.01 / float(direction @ fisher @ direction)), rel=0.02)
     assert result.cg_residual < 0.05
+
+
+@pytest.mark.parametrize(
+    ("action_space", "use_sde"),
+    [
+        (spaces.Discrete(5), False),
+        (spaces.Box(-1, 1, (3,)), False),
+        (spaces.Box(-1, 1, (3,)), True),
+        (spaces.MultiDiscrete([3, 4, 2]), False),
+        (spaces.MultiBinary(4), False),
+    ],
+    ids=["Categorical", "DiagGaussian", "StateDependentNoise", "MultiCategorical", "Bernoulli"],
+)
+def test_gauss_newton_product_equals_the_hessian_of_the_kl(action_space, use_sde):
+    """The J^T M J product equals differentiating the KL twice (sb3-contrib TRPO's product), on every distribution."""
+    th.manual_seed(0)
+    observation_space = spaces.Box(-1, 1, (5,))
+    policy = ActorCriticPolicy(observation_space, action_space, lambda _: 1e-3, net_arch=[8], use_sde=use_sde)
+    if hasattr(policy, "log_std"):
+        with th.no_grad():
+            policy.log_std.uniform_(-1.0, 0.5)
+    if use_sde:
+        policy.reset_noise(64)
+    observations = th.rand(64, 5) * 2 - 1
+    params = [p for name, p in policy.named_parameters() if "value" not in name]
+    with th.no_grad():
+        old_distribution = copy.copy(policy.get_distribution(observations))
+    distribution = policy.get_distribution(observations)
+    gauss_newton = fisher_vector_product_fn(distribution, old_distribution, params, damping=0.0)
+
+    grad_kl = flat_grad(kl_divergence(distribution, old_distribution).mean(), params, create_graph=True, retain_graph=True)
+    for _ in range(3):
+        vector = th.randn(sum(p.numel() for p in params))
+        double_backprop = flat_grad(grad_kl @ vector, params, retain_graph=True)
+        np.testing.assert_allclose(gauss_newton(vector).numpy(), double_backprop.numpy(), rtol=1e-4, atol=1e-6)
+    assert double_backprop.abs().max() > 1e-3
 
 
 @pytest.mark.parametrize("target_kl", [0.001, 0.01])

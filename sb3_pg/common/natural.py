@@ -7,32 +7,94 @@ The natural policy-gradient step (``algorithms.md`` section 5).
 
 ``F`` is the Hessian of the mean KL divergence between the rollout policy and the current one, evaluated
 at the current parameters, which equals the Fisher information matrix of the policy. It is never formed:
-each product ``F v`` is the gradient of ``(grad KL) . v``.
+each product ``F v`` is computed from Jacobian-vector products (see :func:`fisher_vector_product_fn`).
 """
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch as th
-from sb3_contrib.common.utils import conjugate_gradient_solver, flat_grad
+from sb3_contrib.common.utils import conjugate_gradient_solver
+from stable_baselines3.common.distributions import Distribution
 from torch import nn
 
 
+def _kl_of_outputs(distribution: Distribution, old_distribution: Distribution) -> tuple[list[th.Tensor], th.Tensor]:
+    """
+    The mean KL divergence as a function of the tensors ``z`` the action distribution is built from.
+
+    Each term is written so that its gradient w.r.t. ``z`` is zero where the two distributions are equal, which
+    the Gauss-Newton form needs. torch's Categorical keeps normalised logits, and its KL formula, read as a
+    function of them, does not have that property: the categorical term is therefore written with ``log_softmax``.
+    The mean is SB3's ``kl_divergence(...).mean()``, which sb3-contrib's TRPO holds to ``target_kl``: the components
+    of a MultiCategorical are summed, and a Gaussian's or Bernoulli's KL is averaged over batch and action dimensions.
+
+    :return: ``(z, mean KL)``
+    """
+    new_parts: Any = distribution.distribution
+    old_parts: Any = old_distribution.distribution
+    if not isinstance(new_parts, list):
+        new_parts, old_parts = [new_parts], [old_parts]
+    outputs: list[th.Tensor] = []
+    terms: list[th.Tensor] = []
+    for new, old in zip(new_parts, old_parts, strict=True):
+        if isinstance(new, th.distributions.Normal):
+            outputs += [new.loc, new.scale]
+            term = th.distributions.kl_divergence(new, old)
+        elif isinstance(new, th.distributions.Bernoulli):
+            outputs.append(new.logits)
+            term = th.distributions.kl_divergence(new, old)
+        elif isinstance(new, th.distributions.Categorical):
+            outputs.append(new.logits)
+            term = (old.probs * (old.logits - th.log_softmax(new.logits, dim=-1))).sum(dim=-1)
+        else:
+            raise TypeError(f"NPG has no Fisher-vector product for {type(new).__name__} distributions")
+        terms.append(term)
+    mean_kl = th.stack(terms, dim=1).sum(dim=1).mean() if len(terms) > 1 else terms[0].mean()
+    return outputs, mean_kl
+
+
 def fisher_vector_product_fn(
-    kl_divergence: th.Tensor, params: Sequence[nn.Parameter], damping: float
+    distribution: Distribution,
+    old_distribution: Distribution,
+    params: Sequence[nn.Parameter],
+    damping: float,
 ) -> Callable[[th.Tensor], th.Tensor]:
     """
-    Build ``v -> (F + damping I) v`` for the Hessian ``F`` of ``kl_divergence`` w.r.t. ``params``.
+    Build ``v -> (F + damping I) v`` for ``F`` the Hessian of the mean KL divergence w.r.t. ``params``.
 
-    :param kl_divergence: mean KL divergence between the rollout policy (held constant) and the current policy
+    ``F`` is applied in its Gauss-Newton form ``J^T M J``: ``z`` are the tensors the action distribution is built
+    from (logits, or a Gaussian's loc and scale), ``J = dz/dtheta`` and ``M`` the Hessian of the mean KL w.r.t.
+    ``z`` (see :func:`_kl_of_outputs`). Since ``d KL / dz = 0`` where the two distributions are equal, this is
+    exactly the Hessian of the KL at the rollout parameters, at the cost of two passes through the network's
+    backward graph (``J v`` by the double-vjp trick, then ``J^T u``) instead of a backward pass through the
+    gradient of the KL.
+
+    :param distribution: the current policy's distribution on the batch, with its graph
+    :param old_distribution: the rollout policy's distribution on the batch (no graph), equal to ``distribution``
     :param params: the policy parameters ``F`` is taken over
     :param damping: Tikhonov damping added to ``F`` (``cg_damping``)
     :return: the Fisher-vector product function
     """
-    grad_kl = flat_grad(kl_divergence, params, create_graph=True, retain_graph=True)
+    outputs, mean_kl = _kl_of_outputs(distribution, old_distribution)
+    # d KL / dz, kept as a graph: differentiating it along u gives M u
+    grad_kl = th.autograd.grad(mean_kl, outputs, create_graph=True)
+    # J^T u for a placeholder u, kept as a graph: differentiating it w.r.t. u along v gives J v
+    placeholders = [th.zeros_like(z, requires_grad=True) for z in outputs]
+    jacobian_t_placeholder = th.autograd.grad(outputs, params, placeholders, create_graph=True, allow_unused=True)
+    linked = [i for i, grad in enumerate(jacobian_t_placeholder) if grad is not None]
 
     def fisher_vector_product(vector: th.Tensor) -> th.Tensor:
-        return flat_grad(grad_kl @ vector, params, retain_graph=True) + damping * vector
+        split = th.split(vector, [param.numel() for param in params])
+        chunks = [chunk.view_as(param) for chunk, param in zip(split, params, strict=True)]
+        jacobian_v = th.autograd.grad(
+            [jacobian_t_placeholder[i] for i in linked], placeholders, [chunks[i] for i in linked], retain_graph=True
+        )
+        m_jacobian_v = th.autograd.grad(grad_kl, outputs, jacobian_v, retain_graph=True)
+        product = th.autograd.grad(outputs, params, m_jacobian_v, retain_graph=True, allow_unused=True)
+        flat = [th.zeros_like(p).reshape(-1) if g is None else g.reshape(-1) for g, p in zip(product, params, strict=True)]
+        return th.cat(flat) + damping * vector
 
     return fisher_vector_product
 

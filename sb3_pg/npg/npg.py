@@ -204,8 +204,7 @@ class NPG(PolicyGradientAlgorithm):
         gradient = flat_grad(policy_objective, actor_params, retain_graph=True)
 
         # F = Hessian of the mean KL at theta; x = F^-1 g; step = sqrt(2 delta / x^T F x) x
-        mean_kl = kl_divergence(distribution, old_distribution).mean()
-        fisher_vector_product = fisher_vector_product_fn(mean_kl, actor_params, self.cg_damping)
+        fisher_vector_product = fisher_vector_product_fn(distribution, old_distribution, actor_params, self.cg_damping)
         result = natural_step(gradient, fisher_vector_product, self.cg_max_steps, self.target_kl, self.step_size)
 
         entropy = distribution.entropy()

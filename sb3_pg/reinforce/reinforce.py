@@ -271,6 +271,7 @@ class REINFORCE(PolicyGradientAlgorithm):
         # A constant baseline keeps the estimator unbiased, since E[grad log pi] = 0
         baseline = rollout_buffer.returns[rollout_buffer.active].mean() if self.baseline == "mean" else 0.0
         rollout_buffer.advantages = rollout_buffer.returns - baseline
+        self._n_episodes = int(rollout_buffer.episode_starts[rollout_buffer.active].sum())
 
     def train(self) -> None:
         """
@@ -306,11 +307,10 @@ class REINFORCE(PolicyGradientAlgorithm):
         self.policy.optimizer.step()
         self._n_updates += 1
 
-        n_episodes = int((self.rollout_buffer.episode_starts.flatten() * self.rollout_buffer.active).sum())
         self.logger.record("train/policy_loss", policy_loss.item())
         self.logger.record("train/entropy_loss", entropy_loss.item())
         self.logger.record("train/return_mean", rollout_data.returns.mean().item())
-        self.logger.record("rollout/episodes", n_episodes)
+        self.logger.record("rollout/episodes", self._n_episodes)
         self.logger.record("rollout/batch_steps", len(weights))
         self.logger.record("rollout/discarded_steps", self.rollout_buffer.active.size - len(weights))
         if hasattr(self.policy, "log_std"):
