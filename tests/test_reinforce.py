@@ -106,6 +106,10 @@ def test_returns_are_exact_discounted_sums_of_complete_episodes(reward_to_go, n_
         # Each env stores at least n_steps steps
         assert (active.sum(axis=0) >= 8).all()
     assert n_checked >= 300 // n_envs // 2
+    # The last update logged the last rollout's number of episodes and of steps
+    logged = model.logger.name_to_value
+    assert logged["rollout/episodes"] == len(seen)
+    assert logged["rollout/batch_steps"] == int(capture.rollouts[-1]["active"].sum())
 
 
 def test_single_env_discards_nothing():
