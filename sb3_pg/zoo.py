@@ -1,16 +1,37 @@
 """
 Make sb3_pg's algorithms first-class RL Zoo algorithms.
 
-:func:`register` adds ``reinforce``, ``vpg`` and ``npg`` to rl-zoo3's algorithm table (and, once written, to its
-hyperparameter samplers); :func:`hyperparams_file` gives the hyperparameter file an algorithm trains with.
-rl-zoo3 is an optional dependency (``pip install sb3-pg[zoo]``): the algorithms never import this module.
+:func:`register` adds ``reinforce``, ``vpg`` and ``npg`` to rl-zoo3's algorithm table and to its Optuna samplers
+(``HYPERPARAMS_SAMPLER``, and ``HYPERPARAMS_CONVERTER`` for ``--trial-id``); :func:`hyperparams_file` gives the
+hyperparameter file an algorithm trains with, and :func:`zoo_argv` the command line that rl-zoo3's ``train.py``
+must see for it (``python -m sb3_pg.train`` uses both).
+
+The samplers follow the zoo's ``sample_trpo_params`` and ``sample_a2c_params``: sizes are sampled as powers of
+two, ``gamma`` and ``gae_lambda`` as ``1 - x`` on a log scale, the network as a named size. Each sampled
+combination is valid for the algorithm, whatever ``n_envs`` is: ``batch_size`` is capped at ``n_steps``.
+
+rl-zoo3 is an optional dependency (``pip install sb3-pg[zoo]``): the algorithms never import this module, and
+this module imports rl-zoo3 only when a function needs it.
 """
 
+import argparse
+from collections.abc import Sequence
 from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from stable_baselines3.common.base_class import BaseAlgorithm
+from torch import nn
 
 from sb3_pg import NPG, REINFORCE, VPG
 
-NEW_ALGOS = {"reinforce": REINFORCE, "vpg": VPG, "npg": NPG}
+if TYPE_CHECKING:
+    import optuna
+
+NEW_ALGOS: dict[str, type[BaseAlgorithm]] = {"reinforce": REINFORCE, "vpg": VPG, "npg": NPG}
+
+# The names REINFORCE's sampler chooses from, as in rl-zoo3's convert_onpolicy_params (which VPG's and NPG's use)
+NET_ARCH = {"tiny": [64], "small": [64, 64], "medium": [256, 256]}
+ACTIVATION_FN: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 
 def hyperparams_file(algo: str) -> str:
@@ -26,8 +47,209 @@ def hyperparams_file(algo: str) -> str:
     return str(resources.files(rl_zoo3) / "hyperparams" / f"{algo}.yml")
 
 
+def zoo_argv(argv: Sequence[str]) -> list[str]:
+    """
+    The arguments for rl-zoo3's ``train.py``: ``argv`` itself, preceded by ``--conf-file`` and this package's
+    hyperparameter file when ``--algo`` is one of the new algorithms and ``argv`` names no ``--conf-file``.
+    Anything else, an unknown algorithm included, is left for the zoo's parser to accept or reject.
+
+    :param argv: the command-line arguments of ``python -m rl_zoo3.train``, without the program name
+    :return: the arguments to run rl-zoo3's ``train()`` with
+    """
+    # Only the two options that matter here; the zoo's parser reads everything, with the same abbreviations
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    parser.add_argument("--algo", default="ppo")
+    parser.add_argument("-conf", "--conf-file", default=None)
+    try:
+        args, _ = parser.parse_known_args(argv)
+    except argparse.ArgumentError:
+        return list(argv)  # the zoo's parser reports the error, with its own usage
+    if args.algo in NEW_ALGOS and args.conf_file is None:
+        return ["--conf-file", hyperparams_file(args.algo), *argv]
+    return list(argv)
+
+
+def convert_reinforce_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
+    """
+    Turn the values :func:`sample_reinforce_params` samples (and an Optuna study stores) into REINFORCE's
+    hyperparameters.
+
+    :param sampled_params: a trial's parameters
+    :return: keyword arguments for ``REINFORCE``
+    """
+    hyperparams = sampled_params.copy()
+    hyperparams["gamma"] = 1 - hyperparams.pop("one_minus_gamma")
+    hyperparams["n_steps"] = 2 ** hyperparams.pop("n_steps_pow")
+    # REINFORCE trains no value function: its value head gets no hidden layer
+    net_arch = {"pi": NET_ARCH[hyperparams.pop("net_arch")], "vf": []}
+    hyperparams["policy_kwargs"] = {"net_arch": net_arch, "activation_fn": ACTIVATION_FN[hyperparams.pop("activation_fn")]}
+    return hyperparams
+
+
+def convert_critic_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
+    """
+    Turn the values :func:`sample_vpg_params` or :func:`sample_npg_params` samples into the algorithm's
+    hyperparameters: rl-zoo3's ``convert_onpolicy_params``, then ``batch_size`` capped at ``n_steps``, so that
+    it never exceeds the rollout size ``n_steps * n_envs`` (VPG and NPG reject that with a ``ValueError``).
+
+    :param sampled_params: a trial's parameters
+    :return: keyword arguments for ``VPG`` or ``NPG``
+    """
+    from rl_zoo3.hyperparams_opt import convert_onpolicy_params
+
+    hyperparams = convert_onpolicy_params(sampled_params)
+    hyperparams["batch_size"] = min(hyperparams["batch_size"], hyperparams["n_steps"])
+    return hyperparams
+
+
+def _set_user_attrs(trial: "optuna.Trial", hyperparams: dict[str, Any]) -> None:
+    # Display true values, as the zoo's samplers do
+    for key in ("gamma", "gae_lambda", "n_steps", "batch_size"):
+        if key in hyperparams:
+            trial.set_user_attr(key, hyperparams[key])
+
+
+def sample_reinforce_params(trial: "optuna.Trial", n_actions: int, n_envs: int, additional_args: dict) -> dict[str, Any]:
+    """
+    Sampler for REINFORCE hyperparams.
+
+    :param trial: the Optuna trial
+    :param n_actions: unused (the zoo's samplers share one signature)
+    :param n_envs: unused: any ``n_envs`` is valid (``hyperparams/reinforce.yml`` uses 1)
+    :param additional_args: unused
+    :return: keyword arguments for ``REINFORCE``
+    """
+    # From 2**5=32 to 2**12=4096: the minimum steps of a rollout, which then runs on to the end of its episodes
+    n_steps_pow = trial.suggest_int("n_steps_pow", 5, 12)
+    one_minus_gamma = trial.suggest_float("one_minus_gamma", 0.0001, 0.03, log=True)
+    # One gradient step per batch of episodes: larger rates than the zoo's 2e-3 are worth trying
+    learning_rate = trial.suggest_float("learning_rate", 1e-5, 0.01, log=True)
+    reward_to_go = trial.suggest_categorical("reward_to_go", [True, False])
+    baseline = trial.suggest_categorical("baseline", ["none", "mean"])
+    normalize_advantage = trial.suggest_categorical("normalize_advantage", [True, False])
+    ent_coef = trial.suggest_float("ent_coef", 0.00000001, 0.1, log=True)
+    max_grad_norm = trial.suggest_float("max_grad_norm", 0.3, 5)
+    net_arch = trial.suggest_categorical("net_arch", ["tiny", "small", "medium"])
+    activation_fn = trial.suggest_categorical("activation_fn", ["tanh", "relu"])
+
+    hyperparams = convert_reinforce_params(
+        {
+            "n_steps_pow": n_steps_pow,
+            "one_minus_gamma": one_minus_gamma,
+            "learning_rate": learning_rate,
+            "reward_to_go": reward_to_go,
+            "baseline": baseline,
+            "normalize_advantage": normalize_advantage,
+            "ent_coef": ent_coef,
+            "max_grad_norm": max_grad_norm,
+            "net_arch": net_arch,
+            "activation_fn": activation_fn,
+        }
+    )
+    _set_user_attrs(trial, hyperparams)
+    return hyperparams
+
+
+def sample_vpg_params(trial: "optuna.Trial", n_actions: int, n_envs: int, additional_args: dict) -> dict[str, Any]:
+    """
+    Sampler for VPG hyperparams.
+
+    :param trial: the Optuna trial
+    :param n_actions: unused (the zoo's samplers share one signature)
+    :param n_envs: unused: ``batch_size`` is capped at ``n_steps``, which is valid for any ``n_envs``
+    :param additional_args: unused
+    :return: keyword arguments for ``VPG``
+    """
+    # From 2**5=32 to 2**12=4096
+    n_steps_pow = trial.suggest_int("n_steps_pow", 5, 12)
+    # From 2**5=32 to 2**10=1024, capped at n_steps: minibatches of the critic fit
+    batch_size_pow = trial.suggest_int("batch_size_pow", 5, 10)
+    one_minus_gamma = trial.suggest_float("one_minus_gamma", 0.0001, 0.03, log=True)
+    one_minus_gae_lambda = trial.suggest_float("one_minus_gae_lambda", 0.0001, 0.1, log=True)
+    # Actor: one gradient step per rollout; critic: n_critic_updates passes of minibatch regression
+    learning_rate = trial.suggest_float("learning_rate", 1e-5, 0.01, log=True)
+    vf_learning_rate = trial.suggest_float("vf_learning_rate", 1e-5, 0.01, log=True)
+    n_critic_updates = trial.suggest_int("n_critic_updates", 1, 30)
+    normalize_advantage = trial.suggest_categorical("normalize_advantage", [True, False])
+    ent_coef = trial.suggest_float("ent_coef", 0.00000001, 0.1, log=True)
+    max_grad_norm = trial.suggest_float("max_grad_norm", 0.3, 5)
+    net_arch = trial.suggest_categorical("net_arch", ["small", "medium"])
+    activation_fn = trial.suggest_categorical("activation_fn", ["tanh", "relu"])
+
+    hyperparams = convert_critic_params(
+        {
+            "n_steps_pow": n_steps_pow,
+            "batch_size_pow": batch_size_pow,
+            "one_minus_gamma": one_minus_gamma,
+            "one_minus_gae_lambda": one_minus_gae_lambda,
+            "learning_rate": learning_rate,
+            "vf_learning_rate": vf_learning_rate,
+            "n_critic_updates": n_critic_updates,
+            "normalize_advantage": normalize_advantage,
+            "ent_coef": ent_coef,
+            "max_grad_norm": max_grad_norm,
+            "net_arch": net_arch,
+            "activation_fn": activation_fn,
+        }
+    )
+    _set_user_attrs(trial, hyperparams)
+    return hyperparams
+
+
+def sample_npg_params(trial: "optuna.Trial", n_actions: int, n_envs: int, additional_args: dict) -> dict[str, Any]:
+    """
+    Sampler for NPG hyperparams: the zoo's TRPO sampler, with ``cg_damping`` and without the line search.
+
+    :param trial: the Optuna trial
+    :param n_actions: unused (the zoo's samplers share one signature)
+    :param n_envs: unused: ``batch_size`` is capped at ``n_steps``, which is valid for any ``n_envs``
+    :param additional_args: unused
+    :return: keyword arguments for ``NPG``
+    """
+    # From 2**5=32 to 2**12=4096
+    n_steps_pow = trial.suggest_int("n_steps_pow", 5, 12)
+    # From 2**5=32 to 2**10=1024, capped at n_steps: minibatches of the critic fit
+    batch_size_pow = trial.suggest_int("batch_size_pow", 5, 10)
+    one_minus_gamma = trial.suggest_float("one_minus_gamma", 0.0001, 0.03, log=True)
+    one_minus_gae_lambda = trial.suggest_float("one_minus_gae_lambda", 0.0001, 0.1, log=True)
+    # The critic's learning rate: the policy step is set by target_kl
+    learning_rate = trial.suggest_float("learning_rate", 1e-5, 0.002, log=True)
+    n_critic_updates = trial.suggest_int("n_critic_updates", 5, 30)
+    cg_max_steps = trial.suggest_int("cg_max_steps", 5, 30)
+    cg_damping = trial.suggest_categorical("cg_damping", [0.5, 0.2, 0.1, 0.05, 0.01])
+    # Without a line search, every step has this KL to second order
+    target_kl = trial.suggest_float("target_kl", 0.001, 0.1, log=True)
+    net_arch = trial.suggest_categorical("net_arch", ["small", "medium"])
+    activation_fn = trial.suggest_categorical("activation_fn", ["tanh", "relu"])
+
+    hyperparams = convert_critic_params(
+        {
+            "n_steps_pow": n_steps_pow,
+            "batch_size_pow": batch_size_pow,
+            "one_minus_gamma": one_minus_gamma,
+            "one_minus_gae_lambda": one_minus_gae_lambda,
+            "learning_rate": learning_rate,
+            "n_critic_updates": n_critic_updates,
+            "cg_max_steps": cg_max_steps,
+            "cg_damping": cg_damping,
+            "target_kl": target_kl,
+            "net_arch": net_arch,
+            "activation_fn": activation_fn,
+        }
+    )
+    _set_user_attrs(trial, hyperparams)
+    return hyperparams
+
+
+HYPERPARAMS_SAMPLER = {"reinforce": sample_reinforce_params, "vpg": sample_vpg_params, "npg": sample_npg_params}
+HYPERPARAMS_CONVERTER = {"reinforce": convert_reinforce_params, "vpg": convert_critic_params, "npg": convert_critic_params}
+
+
 def register() -> None:
-    """Add the new algorithms to rl-zoo3's tables (idempotent)."""
+    """Add the new algorithms to rl-zoo3's tables: algorithms, Optuna samplers and converters (idempotent)."""
+    from rl_zoo3 import hyperparams_opt
     from rl_zoo3.utils import ALGOS
 
     ALGOS.update(NEW_ALGOS)
+    hyperparams_opt.HYPERPARAMS_SAMPLER.update(HYPERPARAMS_SAMPLER)
+    hyperparams_opt.HYPERPARAMS_CONVERTER.update(HYPERPARAMS_CONVERTER)

@@ -1,0 +1,283 @@
+"""The RL Zoo integration: python -m sb3_pg.train / enjoy through rl-zoo3, the samplers and the hyperparameter files."""
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from stable_baselines3.common.env_util import make_vec_env
+
+from sb3_pg import NPG, REINFORCE, VPG, zoo
+
+ALGOS = {"reinforce": REINFORCE, "vpg": VPG, "npg": NPG}
+ENVS = [
+    "CartPole-v1",
+    "Acrobot-v1",
+    "Pendulum-v1",
+    "LunarLander-v3",
+    "MountainCarContinuous-v0",
+    "HalfCheetah-v4",
+    "Hopper-v4",
+    "Walker2d-v4",
+]
+# A small rollout, so that -n 256 is four policy updates
+SMALL = {"reinforce": ["n_steps:64"], "vpg": ["n_steps:64", "batch_size:32"], "npg": ["n_steps:64", "batch_size:32"]}
+
+
+def run_cli(cwd: Path, script: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``python -m sb3_pg.<script> *args`` in ``cwd``."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", f"sb3_pg.{script}", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+    if check:
+        assert result.returncode == 0, f"{script} {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def train(cwd: Path, algo: str, *args: str, hyperparams: list[str] | None = None) -> subprocess.CompletedProcess:
+    hyperparams = SMALL[algo] + ["n_envs:1"] if hyperparams is None else hyperparams
+    return run_cli(
+        cwd, "train", "--algo", algo, "--env", "CartPole-v1", "-f", "logs", "--seed", "0", "--eval-freq", "-1",
+        "--verbose", "0", *args, "--hyperparams", *hyperparams,
+    )  # fmt: skip
+
+
+def saved_args(run: Path) -> dict:
+    with open(run / "CartPole-v1" / "args.yml") as file:
+        return dict(yaml.load(file, Loader=yaml.UnsafeLoader))
+
+
+def test_hyperparams_files():
+    budgets = []
+    for algo in ALGOS:
+        with open(zoo.hyperparams_file(algo)) as file:
+            entries = yaml.safe_load(file)
+        assert {"default", *ENVS} <= set(entries), f"{algo}.yml misses {set(ENVS) - set(entries)}"
+        budgets.append({env_id: entries[env_id]["n_timesteps"] for env_id in ENVS})
+    # The new algorithms' budgets agree, so that they are compared at equal budgets
+    assert budgets[0] == budgets[1] == budgets[2]
+    assert "rl_zoo3" in zoo.hyperparams_file("ppo") and Path(zoo.hyperparams_file("ppo")).is_file()
+
+
+@pytest.mark.parametrize("algo", list(ALGOS))
+def test_every_entry_builds_a_model(tmp_path, algo):
+    """The zoo reads each entry of the file, wraps the env as it says, and the algorithm accepts the result."""
+    from rl_zoo3.exp_manager import ExperimentManager
+
+    zoo.register()
+    for env_id in ENVS:
+        manager = ExperimentManager(
+            argparse.Namespace(), algo, env_id, str(tmp_path), eval_freq=-1, config=zoo.hyperparams_file(algo), verbose=0
+        )
+        model, _ = manager.setup_experiment()
+        assert isinstance(model, ALGOS[algo])
+        if algo == "reinforce":
+            assert model.n_envs == 1, "REINFORCE discards steps with several envs"
+        model.env.close()
+
+
+def test_zoo_argv():
+    ours = zoo.hyperparams_file("npg")
+    argv = ["--algo", "npg", "--env", "CartPole-v1"]
+    assert zoo.zoo_argv(argv) == ["--conf-file", ours, *argv]
+    assert zoo.zoo_argv(["--algo=npg"])[:2] == ["--conf-file", ours]
+    # The zoo's algorithms, the zoo's default algorithm and an explicit --conf-file (in any spelling) are left alone
+    for argv in (
+        ["--algo", "trpo"],
+        [],
+        ["--algo", "npg", "--conf-file", "mine.yml"],
+        ["--algo", "npg", "-conf", "mine.yml"],
+        ["--algo", "npg", "--conf", "mine.yml"],
+        ["--algo", "nope"],
+        ["--env", "CartPole-v1", "--algo"],
+    ):
+        assert zoo.zoo_argv(argv) == argv
+
+
+def test_register():
+    from rl_zoo3.hyperparams_opt import HYPERPARAMS_CONVERTER, HYPERPARAMS_SAMPLER
+    from rl_zoo3.utils import ALGOS as ZOO_ALGOS
+
+    zoo.register()
+    zoo.register()
+    for name, algo in ALGOS.items():
+        assert ZOO_ALGOS[name] is algo
+        assert name in HYPERPARAMS_SAMPLER and name in HYPERPARAMS_CONVERTER
+    assert "ppo" in ZOO_ALGOS and "trpo" in HYPERPARAMS_SAMPLER
+
+
+@pytest.mark.parametrize("algo", list(ALGOS))
+def test_samplers_give_valid_hyperparams(algo):
+    """Every sampled combination builds a model, for any n_envs; the converter recovers it from the stored params."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0), direction="maximize")
+    envs = {n_envs: make_vec_env("CartPole-v1", n_envs=n_envs) for n_envs in (1, 3)}
+    batch_sizes = set()
+    for index in range(40):
+        n_envs = (1, 3)[index % 2]
+        trial = study.ask()
+        hyperparams = zoo.HYPERPARAMS_SAMPLER[algo](trial, 0, n_envs, {})
+        assert zoo.HYPERPARAMS_CONVERTER[algo](trial.params) == hyperparams
+        model = ALGOS[algo]("MlpPolicy", envs[n_envs], **hyperparams)
+        assert model.gamma == hyperparams["gamma"] and model.n_steps == hyperparams["n_steps"]
+        if algo != "reinforce":
+            assert model.batch_size <= model.n_steps * n_envs
+            batch_sizes.add((model.batch_size, model.n_steps))
+        study.tell(trial, 0.0)
+    if algo != "reinforce":
+        assert any(batch_size == n_steps for batch_size, n_steps in batch_sizes), "the cap was never needed"
+
+
+def load_run(cwd: Path, algo: str, run: int):
+    return ALGOS[algo].load(cwd / "logs" / algo / f"CartPole-v1_{run}" / "CartPole-v1.zip")
+
+
+@pytest.mark.parametrize("algo", list(ALGOS))
+def test_train_enjoy_resume(tmp_path, algo):
+    # Train 256 steps: four updates of 64 steps
+    train(tmp_path, algo, "-n", "256")
+    run = tmp_path / "logs" / algo / "CartPole-v1_1"
+    assert (run / "CartPole-v1" / "config.yml").is_file()
+    assert saved_args(run)["conf_file"] == zoo.hyperparams_file(algo), "the new algorithms read this package's file"
+    model = load_run(tmp_path, algo, 1)
+    assert model.n_steps == 64
+    if algo == "reinforce":
+        # Each rollout runs on to the end of its episodes: at least 64 steps each
+        assert 256 <= model.num_timesteps < 256 + 64 + 500 and 1 <= model._n_updates <= 4
+        assert model.reward_to_go and model.baseline == "mean"
+    else:
+        assert model.num_timesteps == 256 and model._n_updates == 4 and model.batch_size == 32
+
+    # Enjoy: the zoo finds the run and the algorithm by name
+    args = ["--algo", algo, "--env", "CartPole-v1", "-f", "logs", "--exp-id", "1", "--no-render", "-n", "300"]
+    result = run_cli(tmp_path, "enjoy", *args)
+    assert f"Loading logs/{algo}/CartPole-v1_1/CartPole-v1.zip" in result.stdout and "Mean reward" in result.stdout
+
+    # Resume with -i for one more rollout: the zoo continues the loaded model (its update count goes on, where a
+    # new model would start from 0) and counts the new run's timesteps from 0
+    train(tmp_path, algo, "-n", "64", "-i", str(run / "CartPole-v1.zip"))
+    resumed = load_run(tmp_path, algo, 2)
+    assert resumed._n_updates == model._n_updates + 1
+    assert resumed.num_timesteps >= 64 if algo == "reinforce" else resumed.num_timesteps == 64
+
+    if algo == "npg" and importlib.util.find_spec("moviepy") is not None:
+        # record_video finds the run as enjoy does
+        args = ["--algo", algo, "--env", "CartPole-v1", "-f", "logs", "--exp-id", "1", "-n", "50", "-o", "videos"]
+        run_cli(tmp_path, "record_video", *args)
+        assert list((tmp_path / "videos").glob("final-model-npg-CartPole-v1-step-0-to-step-50*.mp4"))
+
+
+@pytest.mark.parametrize("algo", list(ALGOS))
+def test_optimize(tmp_path, algo):
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    run_cli(
+        tmp_path, "train", "--algo", algo, "--env", "CartPole-v1", "-optimize", "--n-trials", "2", "-n", "256",
+        "--storage", storage, "--study-name", algo, "--seed", "0", "--no-optim-plots", "--eval-episodes", "2",
+        "--n-startup-trials", "2", "-f", "logs", "--verbose", "0",
+    )  # fmt: skip
+    trials = optuna.load_study(study_name=algo, storage=storage).trials
+    assert len(trials) == 2
+    assert all(trial.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for trial in trials)
+    own = {"reinforce": "baseline", "vpg": "vf_learning_rate", "npg": "cg_damping"}[algo]
+    assert all(own in trial.params for trial in trials), "sampled with another algorithm's sampler"
+    assert list((tmp_path / "logs" / algo).glob("report_CartPole-v1_2-trials-256-*.csv"))
+
+    if algo == "npg":
+        # --trial-id reads a stored trial's hyperparameters back through HYPERPARAMS_CONVERTER (trial 1: the zoo
+        # ignores --trial-id 0, since it tests `if self.trial_id`)
+        from rl_zoo3.exp_manager import ExperimentManager
+
+        config, params = zoo.hyperparams_file(algo), trials[1].params
+        manager = ExperimentManager(
+            argparse.Namespace(),
+            algo,
+            "CartPole-v1",
+            str(tmp_path),
+            storage=storage,
+            study_name=algo,
+            trial_id=1,
+            config=config,
+        )
+        hyperparams, _ = manager.read_hyperparameters()
+        assert (hyperparams["target_kl"], hyperparams["cg_damping"]) == (params["target_kl"], params["cg_damping"])
+        assert hyperparams["n_steps"] == 2 ** params["n_steps_pow"]
+        assert hyperparams["batch_size"] <= hyperparams["n_steps"]
+
+
+@pytest.mark.parametrize("storage_kind", ["sqlite", "journal"])
+def test_two_workers_share_a_study(tmp_path, storage_kind):
+    if storage_kind == "sqlite":
+        storage_arg = f"sqlite:///{tmp_path / 'study.db'}"
+        storage = storage_arg
+        # Optuna's advice for workers that start together on one database (optuna/optuna#1092): create it first
+        # (as `optuna create-study` does), or their first connections race to create its tables
+        optuna.create_study(storage=storage, study_name="shared", direction="maximize")
+    else:
+        storage_arg = str(tmp_path / "study.log")  # the zoo opens a path ending in .log as a JournalStorage
+        storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage_arg))
+    args = [
+        "--algo", "reinforce", "--env", "CartPole-v1", "-optimize", "--n-trials", "1", "-n", "256",
+        "--storage", storage_arg, "--study-name", "shared", "--no-optim-plots", "--eval-episodes", "2",
+        "--n-startup-trials", "4", "--verbose", "0",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "sb3_pg.train", *args, "--seed", str(seed), "-f", f"logs{seed}"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for seed in (1, 2)
+    ]
+    outputs = [worker.communicate(timeout=300)[0] for worker in workers]
+    for worker, output in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, output[-3000:]
+    summaries = optuna.get_all_study_summaries(storage)
+    assert [summary.study_name for summary in summaries] == ["shared"]
+    trials = optuna.load_study(study_name="shared", storage=storage).trials
+    assert sorted(trial.number for trial in trials) == [0, 1]
+    # Each worker reports the trials of the study it ran: its own and, when it ends last, the other's too
+    finished = sorted(int(output.split("Number of finished trials:")[1].split()[0]) for output in outputs)
+    assert finished[0] >= 1 and finished[1] == 2
+
+
+def test_conf_file_wins(tmp_path):
+    entry = {"policy": "MlpPolicy", "n_timesteps": 96, "n_envs": 1, "n_steps": 32, "batch_size": 16, "target_kl": 0.02}
+    custom = {"CartPole-v1": entry}
+    (tmp_path / "mine.yml").write_text(yaml.dump(custom))
+    train(tmp_path, "npg", "--conf-file", "mine.yml", hyperparams=["n_critic_updates:2"])
+    run = tmp_path / "logs" / "npg" / "CartPole-v1_1"
+    assert saved_args(run)["conf_file"] == "mine.yml"
+    model = NPG.load(run / "CartPole-v1.zip")
+    assert (model.n_steps, model.batch_size, model.target_kl, model.n_critic_updates) == (32, 16, 0.02, 2)
+    assert model.num_timesteps == 96
+
+
+def test_zoo_algorithms_keep_the_zoo_files(tmp_path):
+    result = train(tmp_path, "trpo", "-n", "64", "--verbose", "1", hyperparams=["n_steps:32", "batch_size:32"])
+    assert f"Loading hyperparameters from: {zoo.hyperparams_file('trpo')}" in result.stdout
+    run = tmp_path / "logs" / "trpo" / "CartPole-v1_1"
+    assert saved_args(run)["conf_file"] is None
+    with open(run / "CartPole-v1" / "config.yml") as file:
+        config = dict(yaml.load(file, Loader=yaml.UnsafeLoader))
+    # Values of the zoo's trpo.yml entry for CartPole-v1
+    assert (config["n_envs"], config["cg_damping"], config["n_critic_updates"]) == (2, 0.001, 20)
+
+
+def test_unknown_algorithm(monkeypatch, capsys):
+    from sb3_pg.train import main
+
+    monkeypatch.setattr(sys, "argv", ["train", "--algo", "nope", "--env", "CartPole-v1"])
+    with pytest.raises(SystemExit) as error:
+        main()
+    assert error.value.code == 2
+    message = capsys.readouterr().err
+    assert "invalid choice: 'nope'" in message and "npg" in message and "ppo" in message
