@@ -1,0 +1,282 @@
+"""python -m sb3_pg.compare: the grid trained through rl-zoo3, skipped and resumed runs, crashes, the report, Ray."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy import stats
+
+from sb3_pg.compare import grid as grid_module
+from sb3_pg.compare import runner
+from sb3_pg.compare.__main__ import main
+from sb3_pg.compare.grid import RunSpec, make_grid, parse_hyperparams, run_dir_of, zoo_budget
+from sb3_pg.compare.plots import seed_curves
+from sb3_pg.compare.report import build_report
+from sb3_pg.compare.runs import StepCounter, load_evaluations
+from sb3_pg.zoo import hyperparams_file
+
+ENV = "CartPole-v1"
+ALGOS = ["reinforce", "ppo"]
+SEEDS = 2
+BUDGET = 1024
+TINY = ["-n", str(BUDGET), "--eval-freq", "256", "--eval-episodes", "4", "--n-eval-envs", "2", "--reps", "1000"]
+
+
+def zoo_npz(run_dir: Path, algo: str) -> dict[str, np.ndarray]:
+    """The evaluations that rl-zoo3's EvalCallback wrote for a run of one segment, up to the budget."""
+    (folder,) = (run_dir / algo).iterdir()
+    with np.load(folder / "evaluations.npz") as data:
+        keep = data["timesteps"] <= BUDGET
+        return {key: data[key][keep] for key in ("timesteps", "results", "ep_lengths")}
+
+
+@pytest.fixture(scope="module")
+def comparison(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A tiny comparison, trained once for the module: CartPole-v1, REINFORCE and PPO, 2 seeds, 1024 steps."""
+    out = tmp_path_factory.mktemp("compare") / "runs"
+    # What an attempt killed midway leaves: no result.json, a zoo folder. Without checkpoints it restarts cleanly.
+    stale = run_dir_of(out, ENV, "ppo", 1) / "ppo" / f"{ENV}_1"
+    stale.mkdir(parents=True)
+    (stale / "left-over.txt").write_text("from an interrupted attempt")
+    (stale.parent.parent / "segments.json").write_text(json.dumps([{"dir": f"ppo/{ENV}_1", "offset": 0}]))
+
+    import io
+    from contextlib import redirect_stdout
+
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        status = main(["--env", ENV, "--algo", *ALGOS, "--seeds", str(SEEDS), "-f", str(out), "--workers", "2", *TINY])
+    output = buffer.getvalue()
+    assert status == 0, output
+    return out, output
+
+
+def test_grid_trained_through_the_zoo(comparison):
+    out, output = comparison
+    for algo in ALGOS:
+        for seed in range(SEEDS):
+            run_dir = run_dir_of(out, ENV, algo, seed)
+            assert (run_dir / "result.json").is_file()
+            # rl-zoo3's own log folder, with the arguments and hyperparameters it trained with
+            (folder,) = (run_dir / algo).iterdir()
+            args = yaml.unsafe_load((folder / ENV / "args.yml").read_text())
+            assert args["algo"] == algo and args["env"] == ENV and args["seed"] == seed
+            assert args["n_timesteps"] == BUDGET  # the same budget for every algorithm
+            assert args["conf_file"] == hyperparams_file(algo)  # sb3_pg's file for REINFORCE, the zoo's for PPO
+            assert (args["eval_freq"], args["eval_episodes"], args["n_eval_envs"]) == (256, 4, 2)
+            assert (folder / ENV / "config.yml").is_file()
+            result = json.loads((run_dir / "result.json").read_text())
+            assert result["timesteps"] >= BUDGET
+            assert f"finished {algo} {ENV} seed {seed}: {result['timesteps']:,} steps" in output
+    # The interrupted attempt was cleaned away before the run restarted
+    assert not (run_dir_of(out, ENV, "ppo", 1) / "ppo" / f"{ENV}_1" / "left-over.txt").exists()
+
+
+def test_csv_match_the_zoo_evaluations(comparison):
+    out, _ = comparison
+    evaluations = pd.read_csv(out / "evaluations.csv")
+    runs = pd.read_csv(out / "runs.csv")
+    summary = pd.read_csv(out / "summary.csv")
+    assert len(runs) == len(ALGOS) * SEEDS and set(runs["status"]) == {"finished"}
+    for algo in ALGOS:
+        finals, reached = [], []
+        for seed in range(SEEDS):
+            npz = zoo_npz(run_dir_of(out, ENV, algo, seed), algo)
+            rows = evaluations[(evaluations["algo"] == algo) & (evaluations["seed"] == seed)]
+            np.testing.assert_array_equal(rows["timesteps"], npz["timesteps"])
+            np.testing.assert_allclose(rows["eval_mean"], npz["results"].mean(axis=1))
+            np.testing.assert_allclose(rows["ep_length_mean"], npz["ep_lengths"].mean(axis=1))
+            assert (rows["n_episodes"] == 4).all()
+            (run,) = runs[(runs["algo"] == algo) & (runs["seed"] == seed)].itertuples()
+            means = npz["results"].mean(axis=1)
+            assert run.final_return == pytest.approx(means[-1]) and run.final_timesteps == npz["timesteps"][-1]
+            assert run.best_return == pytest.approx(means.max())
+            hits = npz["timesteps"][means >= 475]
+            assert np.isnan(run.steps_to_threshold) if len(hits) == 0 else run.steps_to_threshold == hits[0]
+            finals.append(means[-1])
+            reached += list(hits[:1])
+        (row,) = summary[summary["algo"] == algo].itertuples()
+        assert row.final_return_mean == pytest.approx(np.mean(finals))
+        assert row.final_return_std == pytest.approx(np.std(finals, ddof=1))
+        assert row.iqm == pytest.approx(stats.trim_mean(finals, 0.25))
+        assert row.iqm_ci_low <= row.iqm <= row.iqm_ci_high
+        assert row.seeds_reaching_threshold == len(reached)
+        assert row.reward_threshold == 475
+
+
+def test_report_and_plot(comparison):
+    out, output = comparison
+    report = (out / "report.md").read_text()
+    summary = pd.read_csv(out / "summary.csv")
+    assert f"## {ENV}" in report and "steps to 475 (median)" in report
+    for row in summary.itertuples():
+        cells = (
+            f"| {row.algo} | {SEEDS}/{SEEDS} | {row.final_return_mean:,.1f} ± {row.final_return_std:,.1f} | {row.iqm:,.1f} ["
+        )
+        assert cells in report
+        assert cells in output  # the tables are printed in the terminal
+    png = out / f"learning_curves_{ENV}.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert f"]({png.name})" in report
+
+
+def test_rerun_skips_finished_runs(comparison, capsys):
+    out, _ = comparison
+    results = sorted(out.glob("*/*/seed_*/result.json"))
+    before = {path: path.stat().st_mtime_ns for path in results}
+    assert main(["--env", ENV, "--algo", *ALGOS, "--seeds", str(SEEDS), "-f", str(out), *TINY]) == 0
+    assert f"{len(results)} of {len(results)} runs finished earlier: skipped" in capsys.readouterr().out
+    assert {path: path.stat().st_mtime_ns for path in results} == before
+
+
+def test_report_only_rebuilds_the_same_report(comparison, capsys, tmp_path):
+    out, _ = comparison
+    saved = {name: (out / name).read_text() for name in ("report.md", "runs.csv", "evaluations.csv", "summary.csv")}
+    for name in saved:
+        (out / name).unlink()
+    (out / f"learning_curves_{ENV}.png").unlink()
+    assert main(["--report-only", "-f", str(out), "--reps", "1000"]) == 0
+    assert {name: (out / name).read_text() for name in saved} == saved
+    assert (out / f"learning_curves_{ENV}.png").is_file()
+    printed = capsys.readouterr().out
+    assert "| algorithm | runs | final return (mean ± std) |" in printed and f"{ENV} ({BUDGET:,} steps per run)" in printed
+
+    # The same report from a copy of the run folders made elsewhere (e.g. the files a Ray task sends back)
+    copy = tmp_path / "copy"
+    for spec_file in out.glob("*/*/seed_*/spec.json"):
+        run_dir = spec_file.parent
+        files = {str(p.relative_to(run_dir)): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+        runner._store_files(copy / run_dir.relative_to(out), files)
+    shutil.copy(out / "comparison.json", copy)
+    assert build_report(copy, reps=1000).summary.equals(build_report(out, reps=1000, write=False).summary)
+
+
+def test_crashed_run_is_reported_and_the_others_finish(tmp_path, capsys):
+    out = tmp_path / "runs"
+    argv = ["--env", ENV, "--algo", *ALGOS, "--seeds", "1", "-f", str(out), *TINY]
+    assert main([*argv, "--hyperparams", "reinforce:learning_rate:-1.0"]) == 1
+    printed = capsys.readouterr().out
+    crashed = run_dir_of(out, ENV, "reinforce", 0)
+    assert f"FAILED   reinforce {ENV} seed 0: exit code 1: ValueError: learning_rate" in printed
+    assert f"log: {crashed / 'train.log'}" in printed
+    assert "ValueError: learning_rate" in (crashed / "train.log").read_text()
+    assert not (crashed / "result.json").exists() and (crashed / "failed.json").is_file()
+    assert (run_dir_of(out, ENV, "ppo", 0) / "result.json").is_file()
+    runs = pd.read_csv(out / "runs.csv").set_index("algo")
+    assert runs.loc["reinforce", "status"] == "failed" and runs.loc["ppo", "status"] == "finished"
+    report = (out / "report.md").read_text()
+    assert "| reinforce | 0/1 | — |" in report and "Failed runs (not in the table)" in report
+    # The failed run's folder holds another experiment than a run without the override: refused, not mixed
+    assert main(argv) == 2
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(tmp_path):
+    out = tmp_path / "runs"
+    argv = ["--env", ENV, "--algo", "ppo", "--seeds", "1", "-f", str(out), "--save-freq", "512", "--no-progress"]
+    argv += ["-n", "2048", "--eval-freq", "256", "--eval-episodes", "2", "--n-eval-envs", "2", "--reps", "200"]
+    assert main(argv) == 0
+    run_dir = run_dir_of(out, ENV, "ppo", 0)
+    (first,) = (run_dir / "ppo").iterdir()
+    with np.load(first / "evaluations.npz") as data:
+        uninterrupted = dict(data)
+    # As if the comparison had been killed after the checkpoint at 1536 steps
+    (run_dir / "result.json").unlink()
+    (first / "rl_model_2048_steps.zip").unlink()
+    assert main(argv) == 0
+
+    segments = json.loads((run_dir / "segments.json").read_text())
+    assert [segment["offset"] for segment in segments] == [0, 1536]
+    assert segments[1]["resumed_from"] == f"ppo/{first.name}/rl_model_1536_steps.zip"
+    log = (run_dir / "train.log").read_text()
+    # 512 steps left of 2048: the zoo's lin_0.001 and lin_0.2 schedules continue at a quarter of their start
+    assert "-n 512" in log and "learning_rate:'lin_0.00025' clip_range:'lin_0.05'" in log
+    merged = load_evaluations(run_dir)
+    np.testing.assert_array_equal(merged["timesteps"], np.arange(256, 2049, 256))
+    # Up to the checkpoint, the first segment's evaluations; after it, the resumed segment's
+    np.testing.assert_array_equal(merged["results"][:6], uninterrupted["results"][:6])
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["segments"] == 2 and result["timesteps"] >= 2048
+
+
+def test_ray_runs_the_same_grid(tmp_path, monkeypatch):
+    ray = pytest.importorskip("ray")
+    from sb3_pg.compare.api import compare
+
+    def no_local_run(*args, **kwargs):
+        raise AssertionError("the local executor ran instead of Ray")
+
+    monkeypatch.setattr("sb3_pg.compare.api.run_local", no_local_run)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        report, outcomes = compare(
+            [ENV], ["reinforce"], 1, tmp_path / "runs", ray_address="auto", progress=False, reps=500,
+            n_timesteps=BUDGET, eval_freq=256, eval_episodes=4, n_eval_envs=2,
+        )  # fmt: skip
+    finally:
+        ray.shutdown()
+    assert [outcome.status for outcome in outcomes] == ["finished"]
+    npz = zoo_npz(run_dir_of(tmp_path / "runs", ENV, "reinforce", 0), "reinforce")
+    (run,) = report.runs.itertuples()
+    assert run.final_return == pytest.approx(npz["results"][-1].mean())
+    np.testing.assert_allclose(report.evaluations["eval_mean"], npz["results"].mean(axis=1))
+    assert json.loads((tmp_path / "runs" / "comparison.json").read_text())["ray_address"] == "auto"
+    assert (tmp_path / "runs" / "report.md").is_file()
+
+
+def test_budget_and_grid():
+    # CartPole-v1: 1e5 in both zoo files; Acrobot-v1: PPO 1e6, TRPO 1e5, the larger by default
+    assert zoo_budget("CartPole-v1") == 100_000
+    assert (zoo_budget("Acrobot-v1"), zoo_budget("Acrobot-v1", "ppo"), zoo_budget("Acrobot-v1", "trpo")) == (
+        1_000_000,
+        1_000_000,
+        100_000,
+    )
+    with pytest.raises(ValueError, match="pass n_timesteps"):
+        zoo_budget("NoSuchEnv-v0")
+    grid = make_grid(["CartPole-v1", "Acrobot-v1"], ["reinforce", "vpg", "npg", "ppo", "trpo"], 3, "out")
+    assert len(grid.specs) == 2 * 5 * 3
+    assert {spec.n_timesteps for spec in grid.specs if spec.env_id == "Acrobot-v1"} == {1_000_000}
+    assert {spec.eval_freq for spec in grid.specs if spec.env_id == "CartPole-v1"} == {5_000}
+    assert all(spec.conf_file == hyperparams_file(spec.algo) for spec in grid.specs)
+    assert any("Acrobot-v1: rl-zoo3's budgets differ" in note for note in grid.notes)
+    # Seed by seed, so that an interrupted comparison has the same seeds for every algorithm
+    assert [spec.seed for spec in grid.specs[:6]] == [0] * 5 + [1]
+    assert parse_hyperparams(["npg:target_kl:0.02", "gamma:0.9"], ["npg", "ppo"]) == {
+        "npg": ("target_kl:0.02", "gamma:0.9"),
+        "ppo": ("gamma:0.9",),
+    }
+    spec = grid.specs[0]
+    assert RunSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+
+
+def test_conflicting_settings_are_refused(tmp_path):
+    spec = make_grid([ENV], ["ppo"], 1, tmp_path, n_timesteps=1000).specs[0]
+    grid_module.write_json(Path(spec.run_dir) / "spec.json", {**spec.to_dict(), "n_timesteps": 2000})
+    assert "n_timesteps: 2000 there, 1000 now" in grid_module.check_same_experiment(spec)
+
+
+def test_step_counter_reads_monitor_files_incrementally(tmp_path):
+    folder = tmp_path / "ppo" / f"{ENV}_1"
+    folder.mkdir(parents=True)
+    monitor = folder / "0.monitor.csv"
+    monitor.write_text('#{"t_start": 0, "env_id": "CartPole-v1"}\nr,l,t\n10.0,10,0.1\n22.0,22,0.2\n')
+    counter = StepCounter(tmp_path, "ppo")
+    assert counter() == 32
+    with open(monitor, "a") as file:
+        file.write("5.0,5,0.3\n7.0,7")  # the last line is not complete yet
+    assert counter() == 37
+    (tmp_path / "segments.json").write_text(json.dumps([{"dir": f"ppo/{ENV}_1", "offset": 1000}]))
+    assert counter() == 1037
+
+
+def test_seed_curves_align_different_evaluation_steps():
+    rows = pd.DataFrame(
+        {"seed": [0, 0, 0, 1, 1], "timesteps": [100, 200, 300, 150, 250], "eval_mean": [1.0, 2.0, 3.0, 10.0, 20.0]}
+    )
+    steps, returns = seed_curves(rows)
+    np.testing.assert_array_equal(steps, [150, 250])
+    np.testing.assert_allclose(returns, [[1.5, 2.5], [10.0, 20.0]])
