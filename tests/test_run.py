@@ -149,7 +149,6 @@ def test_callbacks_and_logging(algo, tmp_path):
     assert (tmp_path / "evaluations.npz").exists()
     assert len(list((tmp_path / "checkpoints").glob("*.zip"))) >= 1
     assert list((tmp_path / "tb").glob(f"{algo.__name__}_1/events.out.tfevents.*"))
-    logged = model.logger.name_to_value
     expected = {"train/policy_loss", "train/entropy_loss"}
     if algo is not REINFORCE:
         expected |= {"train/value_loss", "train/explained_variance"}
@@ -157,7 +156,7 @@ def test_callbacks_and_logging(algo, tmp_path):
         expected |= {"train/kl_divergence", "train/step_size", "train/cg_residual"}
     # name_to_value is cleared at each dump; the last update's values are recorded after the last dump
     model.train()
-    assert expected <= set(model.logger.name_to_value), expected - set(logged)
+    assert expected <= set(model.logger.name_to_value), expected - set(model.logger.name_to_value)
 
 
 @pytest.mark.parametrize("algo", ALGOS)
