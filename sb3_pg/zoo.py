@@ -121,7 +121,8 @@ def sample_reinforce_params(trial: "optuna.Trial", n_actions: int, n_envs: int, 
     """
     # From 2**5=32 to 2**12=4096: the minimum steps of a rollout, which then runs on to the end of its episodes
     n_steps_pow = trial.suggest_int("n_steps_pow", 5, 12)
-    one_minus_gamma = trial.suggest_float("one_minus_gamma", 0.0001, 0.03, log=True)
+    # gamma from 0.9 (the zoo's Pendulum-v1) to 0.9999
+    one_minus_gamma = trial.suggest_float("one_minus_gamma", 0.0001, 0.1, log=True)
     # One gradient step per batch of episodes: larger rates than the zoo's 2e-3 are worth trying
     learning_rate = trial.suggest_float("learning_rate", 1e-5, 0.01, log=True)
     reward_to_go = trial.suggest_categorical("reward_to_go", [True, False])
@@ -164,7 +165,8 @@ def sample_vpg_params(trial: "optuna.Trial", n_actions: int, n_envs: int, additi
     n_steps_pow = trial.suggest_int("n_steps_pow", 5, 12)
     # From 2**5=32 to 2**10=1024, capped at n_steps: minibatches of the critic fit
     batch_size_pow = trial.suggest_int("batch_size_pow", 5, 10)
-    one_minus_gamma = trial.suggest_float("one_minus_gamma", 0.0001, 0.03, log=True)
+    # gamma from 0.9 (the zoo's Pendulum-v1) to 0.9999
+    one_minus_gamma = trial.suggest_float("one_minus_gamma", 0.0001, 0.1, log=True)
     one_minus_gae_lambda = trial.suggest_float("one_minus_gae_lambda", 0.0001, 0.1, log=True)
     # Actor: one gradient step per rollout; critic: n_critic_updates passes of minibatch regression
     learning_rate = trial.suggest_float("learning_rate", 1e-5, 0.01, log=True)
@@ -210,7 +212,8 @@ def sample_npg_params(trial: "optuna.Trial", n_actions: int, n_envs: int, additi
     n_steps_pow = trial.suggest_int("n_steps_pow", 5, 12)
     # From 2**5=32 to 2**10=1024, capped at n_steps: minibatches of the critic fit
     batch_size_pow = trial.suggest_int("batch_size_pow", 5, 10)
-    one_minus_gamma = trial.suggest_float("one_minus_gamma", 0.0001, 0.03, log=True)
+    # gamma from 0.9 (the zoo's Pendulum-v1) to 0.9999
+    one_minus_gamma = trial.suggest_float("one_minus_gamma", 0.0001, 0.1, log=True)
     one_minus_gae_lambda = trial.suggest_float("one_minus_gae_lambda", 0.0001, 0.1, log=True)
     # The critic's learning rate: the policy step is set by target_kl
     learning_rate = trial.suggest_float("learning_rate", 1e-5, 0.002, log=True)

@@ -259,6 +259,31 @@ def test_conflicting_settings_are_refused(tmp_path):
     assert "n_timesteps: 2000 there, 1000 now" in grid_module.check_same_experiment(spec)
 
 
+def test_edited_hyperparameter_entry_is_refused(tmp_path):
+    conf = tmp_path / "npg.yml"
+    entries = yaml.safe_load(Path(hyperparams_file("npg")).read_text())
+    conf.write_text(yaml.safe_dump(entries))
+
+    def spec_now() -> RunSpec:
+        return make_grid([ENV], ["npg"], 1, tmp_path / "out", n_timesteps=1000, conf_files={"npg": str(conf)}).specs[0]
+
+    spec = spec_now()
+    assert json.loads(spec.entry)["target_kl"] == entries[ENV]["target_kl"] and "n_timesteps" not in spec.entry
+    grid_module.write_json(Path(spec.run_dir) / "spec.json", spec.to_dict())
+    # The budget is -n's, not the file's: changing n_timesteps in the file is not another experiment
+    entries[ENV]["n_timesteps"] = 12345
+    conf.write_text(yaml.safe_dump(entries))
+    assert grid_module.check_same_experiment(spec_now()) is None
+    before, entries[ENV]["target_kl"] = entries[ENV]["target_kl"], 0.05
+    conf.write_text(yaml.safe_dump(entries))
+    message = grid_module.check_same_experiment(spec_now())
+    assert message is not None and f"hyperparameter entry changed: target_kl {before!r} -> 0.05" in message
+    # An environment without an entry of its own trains with the file's default entry
+    default = {key: value for key, value in entries["default"].items() if key != "n_timesteps"}
+    other = make_grid(["MountainCar-v0"], ["npg"], 1, tmp_path, n_timesteps=1000, conf_files={"npg": str(conf)})
+    assert json.loads(other.specs[0].entry) == default
+
+
 def test_step_counter_reads_monitor_files_incrementally(tmp_path):
     folder = tmp_path / "ppo" / f"{ENV}_1"
     folder.mkdir(parents=True)

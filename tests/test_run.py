@@ -182,8 +182,14 @@ def test_learning_rate_schedule(algo):
 
 
 def test_vpg_learning_rates_are_separate():
-    model = VPG("MlpPolicy", "CartPole-v1", seed=0, learning_rate=1e-4, vf_learning_rate=LinearSchedule(2e-3, 1e-4, 1.0),
-                **small_kwargs(VPG))
+    model = VPG(
+        "MlpPolicy",
+        "CartPole-v1",
+        seed=0,
+        learning_rate=1e-4,
+        vf_learning_rate=LinearSchedule(2e-3, 1e-4, 1.0),
+        **small_kwargs(VPG),
+    )
     model.learn(64)
     assert model.policy.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)
     assert 1e-4 <= model.critic_optimizer.param_groups[0]["lr"] < 2e-3

@@ -27,7 +27,7 @@ from sb3_pg.zoo import hyperparams_file
 BUDGET_SOURCES = ("ppo", "trpo", "max")
 
 # Settings that change what a run measures: a finished run with other values belongs to another experiment
-EXPERIMENT_FIELDS = ("n_timesteps", "eval_freq", "eval_episodes", "n_eval_envs", "hyperparams", "zoo_args")
+EXPERIMENT_FIELDS = ("n_timesteps", "eval_freq", "eval_episodes", "n_eval_envs", "hyperparams", "zoo_args", "entry")
 
 SPEC_FILE = "spec.json"
 RESULT_FILE = "result.json"
@@ -58,6 +58,9 @@ class RunSpec:
     :param zoo_args: further arguments passed verbatim to rl-zoo3's ``train``
     :param device: PyTorch device (``--device``)
     :param num_threads: PyTorch threads of the run (``--num-threads``)
+    :param entry: the hyperparameters the run trains with, as JSON: the environment's entry of ``conf_file`` (or
+        its ``default`` entry) without ``n_timesteps``, which the budget replaces (:func:`conf_entry`). A finished
+        run is not reused once the file's entry has changed.
     """
 
     env_id: str
@@ -75,6 +78,7 @@ class RunSpec:
     zoo_args: tuple[str, ...] = ()
     device: str = "cpu"
     num_threads: int = 1
+    entry: str = ""
 
     @property
     def label(self) -> str:
@@ -150,6 +154,23 @@ def _env_entry(config_file: str, env_id: str) -> dict[str, Any] | None:
         entries = yaml.safe_load(file) or {}
     entry = entries.get(env_id)
     return entry if isinstance(entry, dict) else None
+
+
+def conf_entry(config_file: str, env_id: str) -> str:
+    """
+    :param config_file: a zoo hyperparameter file (``.yml``; anything else gives ``""``)
+    :param env_id: environment id
+    :return: the entry rl-zoo3 trains ``env_id`` with (its own, else ``default``) without ``n_timesteps``, as
+        canonical JSON; ``""`` when the file cannot be read or has neither
+    """
+    if not config_file.endswith((".yml", ".yaml")) or not os.path.isfile(config_file):
+        return ""
+    with open(config_file) as file:
+        entries = yaml.safe_load(file) or {}
+    entry = entries.get(env_id, entries.get("default"))
+    if not isinstance(entry, dict):
+        return ""
+    return json.dumps({key: value for key, value in entry.items() if key != "n_timesteps"}, sort_keys=True, default=str)
 
 
 def zoo_budget(env_id: str, source: str = "max") -> int:
@@ -299,8 +320,10 @@ def make_grid(
                     f"trpo {int(float(trpo['n_timesteps'])):,}); every algorithm trains {grid.budgets[env_id]:,} "
                     f"steps (budget from {budget_from})"
                 )
+    conf_paths = {algo: str(Path(conf_files.get(algo, hyperparams_file(algo))).absolute()) for algo in algos}
     for env_id in envs:
         budget = grid.budgets[env_id]
+        entries = {algo: conf_entry(conf_paths[algo], env_id) for algo in algos}
         for seed in seed_list:
             for algo in algos:
                 grid.specs.append(
@@ -310,7 +333,7 @@ def make_grid(
                         seed=seed,
                         n_timesteps=budget,
                         run_dir=str(run_dir_of(grid.out_dir, env_id, algo, seed)),
-                        conf_file=str(Path(conf_files.get(algo, hyperparams_file(algo))).absolute()),
+                        conf_file=conf_paths[algo],
                         eval_freq=eval_freq if eval_freq is not None else default_eval_freq(budget),
                         eval_episodes=eval_episodes,
                         n_eval_envs=n_eval_envs,
@@ -320,6 +343,7 @@ def make_grid(
                         zoo_args=tuple(zoo_args),
                         device=device,
                         num_threads=num_threads,
+                        entry=entries[algo],
                     )
                 )
     return grid
@@ -346,6 +370,16 @@ def is_finished(run_dir: str | os.PathLike) -> bool:
     return (Path(run_dir) / RESULT_FILE).is_file()
 
 
+def _entry_change(saved: str, current: str) -> str:
+    """:return: which hyperparameters of a file's entry differ between two :func:`conf_entry` values"""
+    try:
+        before, after = json.loads(saved or "{}"), json.loads(current or "{}")
+    except ValueError:
+        return "hyperparameter entry changed"
+    keys = sorted(key for key in {*before, *after} if before.get(key) != after.get(key))
+    return "hyperparameter entry changed: " + ", ".join(f"{key} {before.get(key)!r} -> {after.get(key)!r}" for key in keys)
+
+
 def check_same_experiment(spec: RunSpec) -> str | None:
     """
     :param spec: a run about to start or be skipped
@@ -358,5 +392,8 @@ def check_same_experiment(spec: RunSpec) -> str | None:
     changed = [key for key in EXPERIMENT_FIELDS if key in saved and saved[key] != current[key]]
     if not changed:
         return None
-    details = ", ".join(f"{key}: {saved[key]!r} there, {current[key]!r} now" for key in changed)
+    details = ", ".join(
+        _entry_change(saved[key], current[key]) if key == "entry" else f"{key}: {saved[key]!r} there, {current[key]!r} now"
+        for key in changed
+    )
     return f"{spec.run_dir} holds a run with other settings ({details}): use another output folder or delete it"
