@@ -49,7 +49,7 @@ def entry_status(path: Path) -> dict[str, str]:
             comments.append(line.lstrip("# ").strip())
             continue
         match = ENTRY.match(line)
-        said = [comment for comment in comments if comment.startswith(("Tuned", "Untuned"))]
+        said = [comment for comment in comments if comment.startswith(("Tuned", "Searched", "Untuned"))]
         if match and said:
             status[match.group(1)] = said[0].split(". ")[0].split(": ")[0].rstrip(".")
         if line.strip() == "" or match:

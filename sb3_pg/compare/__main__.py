@@ -35,6 +35,12 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--env", nargs="+", default=[], help="environment ids")
     parser.add_argument("--algo", nargs="+", default=list(DEFAULT_ALGOS), help="zoo algorithm names (default: %(default)s)")
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds, 0 .. N-1 (default: %(default)s)")
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="seeds K .. K+N-1 instead, e.g. to check a tuned entry on seeds the benchmark does not use (default: 0)",
+    )
     parser.add_argument("-f", "--folder", default="runs", help="comparison folder (default: %(default)s)")
     parser.add_argument(
         "-n", "--n-timesteps", type=int, default=None, help="steps per run (default: the environment's budget in rl-zoo3)"
@@ -106,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if not args.env:
             parser.error("--env is required (or --report-only)")
+        if args.first_seed < 0:
+            parser.error(f"--first-seed must be at least 0, got {args.first_seed}")
         conf_files = {}
         for item in args.conf_file:
             algo, sep, path = item.partition(":")
@@ -116,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             grid = make_grid(
                 args.env,
                 args.algo,
-                args.seeds,
+                range(args.first_seed, args.first_seed + args.seeds),
                 args.folder,
                 n_timesteps=args.n_timesteps,
                 budget_from=args.budget_from,
