@@ -131,6 +131,12 @@ def test_rerun_skips_finished_runs(comparison, capsys):
     assert main(["--env", ENV, "--algo", *ALGOS, "--seeds", str(SEEDS), "-f", str(out), *TINY]) == 0
     assert f"{len(results)} of {len(results)} runs finished earlier: skipped" in capsys.readouterr().out
     assert {path: path.stat().st_mtime_ns for path in results} == before
+    # --first-seed K: seeds K .. K+N-1, here the second seed of the comparison only
+    assert main(["--env", ENV, "--algo", *ALGOS, "--seeds", "1", "--first-seed", "1", "-f", str(out), *TINY]) == 0
+    assert f"{len(ALGOS)} of {len(ALGOS)} runs finished earlier: skipped" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--env", ENV, "--first-seed", "-1", "-f", str(out)])
+    assert "--first-seed must be at least 0, got -1" in capsys.readouterr().err
 
 
 def test_report_only_rebuilds_the_same_report(comparison, capsys, tmp_path):
