@@ -147,12 +147,13 @@ def run_dir_of(out_dir: str | os.PathLike, env_id: str, algo: str, seed: int) ->
     return Path(out_dir).absolute() / env_dirname(env_id) / algo / f"seed_{seed}"
 
 
-def _env_entry(config_file: str, env_id: str) -> dict[str, Any] | None:
-    if not os.path.isfile(config_file):
+def _env_entry(config_file: str, env_id: str, default: bool = False) -> dict[str, Any] | None:
+    """:return: the entry of ``env_id`` in a zoo yml file (or, with ``default``, its ``default`` entry), if any"""
+    if not config_file.endswith((".yml", ".yaml")) or not os.path.isfile(config_file):
         return None
     with open(config_file) as file:
         entries = yaml.safe_load(file) or {}
-    entry = entries.get(env_id)
+    entry = entries.get(env_id, entries.get("default") if default else None)
     return entry if isinstance(entry, dict) else None
 
 
@@ -163,12 +164,8 @@ def conf_entry(config_file: str, env_id: str) -> str:
     :return: the entry rl-zoo3 trains ``env_id`` with (its own, else ``default``) without ``n_timesteps``, as
         canonical JSON; ``""`` when the file cannot be read or has neither
     """
-    if not config_file.endswith((".yml", ".yaml")) or not os.path.isfile(config_file):
-        return ""
-    with open(config_file) as file:
-        entries = yaml.safe_load(file) or {}
-    entry = entries.get(env_id, entries.get("default"))
-    if not isinstance(entry, dict):
+    entry = _env_entry(config_file, env_id, default=True)
+    if entry is None:
         return ""
     return json.dumps({key: value for key, value in entry.items() if key != "n_timesteps"}, sort_keys=True, default=str)
 
