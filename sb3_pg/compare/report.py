@@ -325,18 +325,12 @@ def build_report(out_dir: str | os.PathLike, reps: int = 10_000, write: bool = T
     meta = read_json(out_dir / COMPARISON_FILE) or {}
     envs = _order(list(dict.fromkeys(runs["env"])), meta.get("envs", []))
     algos = _order(list(dict.fromkeys(runs["algo"])), meta.get("algos", []))
-    runs = (
-        runs.assign(_env=runs["env"].map(envs.index), _algo=runs["algo"].map(algos.index))
-        .sort_values(["_env", "_algo", "seed"])
-        .drop(columns=["_env", "_algo"])
-        .reset_index(drop=True)
-    )
-    evaluations = (
-        evaluations.assign(_env=evaluations["env"].map(envs.index), _algo=evaluations["algo"].map(algos.index))
-        .sort_values(["_env", "_algo", "seed", "timesteps"])
-        .drop(columns=["_env", "_algo"])
-        .reset_index(drop=True)
-    )
+
+    def in_order(frame: pd.DataFrame, *keys: str) -> pd.DataFrame:
+        ranks = {"_env": frame["env"].map(envs.index), "_algo": frame["algo"].map(algos.index)}
+        return frame.assign(**ranks).sort_values(["_env", "_algo", *keys]).drop(columns=list(ranks)).reset_index(drop=True)
+
+    runs, evaluations = in_order(runs, "seed"), in_order(evaluations, "seed", "timesteps")
     summary = summarize(runs, algos, reps)
     report = Report(out_dir, runs, evaluations, summary)
 

@@ -18,6 +18,7 @@ Running the grid: each run is rl-zoo3's ``train`` in a process of its own, sever
 """
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -30,8 +31,6 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from sb3_pg.compare.grid import (
     FAILED_FILE,
@@ -108,9 +107,7 @@ def _resumed_schedules(spec: RunSpec, offset: int) -> list[str]:
 
     :return: hyperparameter overrides that continue the run's linear schedules from step ``offset``
     """
-    with open(spec.conf_file) as file:
-        entries = yaml.safe_load(file) or {}
-    hyperparams = dict(entries.get(spec.env_id, entries.get("default", {})) or {})
+    hyperparams = json.loads(spec.entry) if spec.entry else {}  # the file's entry, as the run started with it
     for item in spec.hyperparams:
         key, _, value = item.partition(":")
         hyperparams[key] = eval(value)  # as the zoo's --hyperparams does
