@@ -192,6 +192,7 @@ def test_optimize(tmp_path, algo):
         # ignores --trial-id 0, since it tests `if self.trial_id`)
         from rl_zoo3.exp_manager import ExperimentManager
 
+        zoo.register()  # in this process, not only in the CLI's: the test must not depend on which ran before it
         config, params = zoo.hyperparams_file(algo), trials[1].params
         manager = ExperimentManager(
             argparse.Namespace(),
