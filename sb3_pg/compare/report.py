@@ -143,6 +143,10 @@ def collect(out_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
     eval_columns = ["env", "algo", "seed", "timesteps", "eval_mean", "eval_std", "eval_min", "eval_max"]
     eval_columns += ["ep_length_mean", "n_episodes"]
     runs = pd.DataFrame(run_rows, columns=list(run_rows[0]) if run_rows else ["env", "algo", "seed", "status"])
+    # Step counts stay integers in runs.csv whether or not some run is unfinished (NaN would make them floats)
+    for column in ("timesteps", "final_timesteps", "segments"):
+        if column in runs:
+            runs[column] = runs[column].astype("Int64")
     return runs, pd.DataFrame(eval_rows, columns=eval_columns)
 
 
