@@ -70,6 +70,12 @@ def fmt_steps(value: float) -> str:
     return f"{value / 1e6:g}M" if value >= 1e6 else f"{value / 1e3:g}k"
 
 
+def mean_std(row: dict) -> str:
+    """Mean ± std of the final returns of a summary row; the mean alone when one seed has finished (no std)."""
+    mean, std = float(row["final_return_mean"]), row["final_return_std"]
+    return f"{mean:.1f}" if std in ("", None) else f"{mean:.1f} ± {float(std):.1f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1], formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--summary", type=Path, default=ROOT / "docs" / "benchmark" / "summary.csv")
@@ -110,11 +116,7 @@ def main() -> None:
         baselines = []
         for ref in ("ppo", "trpo"):
             row = summary.get((env, ref))
-            baselines.append(
-                f"{float(row['final_return_mean']):.1f} ± {float(row['final_return_std']):.1f}"
-                if row and int(row["finished"])
-                else "n/a"
-            )
+            baselines.append(mean_std(row) if row and int(row["finished"]) else "n/a")
         for algo in ALGOS:
             entry = files[algo].get(env)
             if entry is None:
@@ -122,7 +124,7 @@ def main() -> None:
             row = summary.get((env, algo))
             if row and int(row["finished"]):
                 budget, seeds = fmt_steps(float(row["n_timesteps"])), f"{row['finished']}/{row['runs']}"
-                result = f"{float(row['final_return_mean']):.1f} ± {float(row['final_return_std']):.1f}"
+                result = mean_std(row)
             else:
                 budget, seeds, result = fmt_steps(float(entry["n_timesteps"])), "0", "not measured"
             lines.append(
