@@ -174,6 +174,9 @@ def test_crashed_run_is_reported_and_the_others_finish(tmp_path, capsys):
     assert (run_dir_of(out, ENV, "ppo", 0) / "result.json").is_file()
     runs = pd.read_csv(out / "runs.csv").set_index("algo")
     assert runs.loc["reinforce", "status"] == "failed" and runs.loc["ppo", "status"] == "finished"
+    # A failed run's empty step counts do not turn the finished runs' into floats ("2048.0") in runs.csv
+    ppo_row = next(line for line in (out / "runs.csv").read_text().splitlines() if line.startswith(f"{ENV},ppo,"))
+    assert ppo_row.split(",")[5] == str(int(runs.loc["ppo", "timesteps"]))
     report = (out / "report.md").read_text()
     assert "| reinforce | 0/1 | — |" in report and "Failed runs (not in the table)" in report
     # The failed run's folder holds another experiment than a run without the override: refused, not mixed

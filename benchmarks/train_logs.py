@@ -1,0 +1,69 @@
+"""
+Per-update training statistics of a comparison's runs, read from their training logs.
+
+The page's figures on step sizes (the KL after NPG's and TRPO's steps, TRPO's line search, the policies'
+standard deviation) come from SB3's logger output in each run's ``train.log``, which is not committed (it is
+large). This script keeps the few columns those figures use, one row per update of the new algorithms and
+TRPO (where the update logs one of them), in ``<folder>/updates.csv``:
+
+    python benchmarks/train_logs.py [-f docs/benchmark]
+"""
+
+import argparse
+import csv
+import json
+import re
+from pathlib import Path
+
+# SB3's logger key -> column; NPG logs train/kl_divergence, sb3-contrib's TRPO train/kl_divergence_loss
+KEYS = {
+    "total_timesteps": "total_timesteps",
+    "n_updates": "n_updates",
+    "kl_divergence": "kl",
+    "kl_divergence_loss": "kl",
+    "is_line_search_success": "line_search_success",
+    "std": "std",
+}
+COLUMNS = ["env", "algo", "seed", "total_timesteps", "n_updates", "kl", "line_search_success", "std"]
+ALGOS = ("reinforce", "vpg", "npg", "trpo")  # the rows kept: the new algorithms and TRPO
+ROW = re.compile(r"^\|\s+(\w+)\s+\|\s+(\S+)\s+\|$")
+
+
+def read_updates(log: Path) -> list[dict[str, str]]:
+    """:return: one dict per logger table of ``log`` that has ``n_updates``, with the columns of ``KEYS``"""
+    updates, table = [], {}
+    for line in log.read_text(errors="replace").splitlines():
+        match = ROW.match(line.strip())
+        if match and match[1] in KEYS:
+            table[KEYS[match[1]]] = match[2]
+        elif line.startswith("---") and table:
+            if "n_updates" in table:
+                updates.append(table)
+            table = {}
+    return updates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
+    parser.add_argument("-f", "--folder", type=Path, default=Path(__file__).resolve().parent.parent / "docs" / "benchmark")
+    args = parser.parse_args()
+    rows = []
+    for spec_file in sorted(args.folder.glob("*/*/seed_*/spec.json")):
+        log = spec_file.parent / "train.log"
+        if not log.is_file() or not (spec_file.parent / "result.json").is_file():
+            continue
+        spec = json.loads(spec_file.read_text())
+        if spec["algo"] not in ALGOS:
+            continue
+        for update in read_updates(log):
+            if any(update.get(column) for column in ("kl", "line_search_success", "std")):
+                rows.append({"env": spec["env_id"], "algo": spec["algo"], "seed": spec["seed"], **update})
+    with (args.folder / "updates.csv").open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"{len(rows)} updates -> {args.folder / 'updates.csv'}")
+
+
+if __name__ == "__main__":
+    main()
