@@ -2,6 +2,10 @@
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -209,6 +213,44 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path):
     np.testing.assert_array_equal(merged["results"][:6], uninterrupted["results"][:6])
     result = json.loads((run_dir / "result.json").read_text())
     assert result["segments"] == 2 and result["timesteps"] >= 2048
+
+
+def test_stopped_comparison_resumes_from_the_checkpoint_it_had(tmp_path):
+    # A real stop: the comparison gets SIGTERM while rl-zoo3 trains, after the first checkpoint
+    out = tmp_path / "runs"
+    argv = ["--env", ENV, "--algo", "ppo", "--seeds", "1", "-f", str(out), "--save-freq", "512", "--no-progress"]
+    argv += ["-n", "4096", "--eval-freq", "1024", "--eval-episodes", "2", "--n-eval-envs", "2", "--reps", "200"]
+    run_dir = run_dir_of(out, ENV, "ppo", 0)
+    process = subprocess.Popen([sys.executable, "-m", "sb3_pg.compare", *argv], stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(run_dir.glob("ppo/*/rl_model_*_steps.zip")):
+        assert process.poll() is None and time.monotonic() < deadline, "no checkpoint before the run ended"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) != 0
+    assert not (run_dir / "result.json").exists()
+    (stopped,) = json.loads((run_dir / "segments.json").read_text())
+    assert stopped["dir"] is not None  # named while the zoo trained, not when it ended
+
+    assert main(argv) == 0
+    first, resumed = json.loads((run_dir / "segments.json").read_text())
+    assert first["dir"] == stopped["dir"] and 512 <= resumed["offset"] < 4096
+    assert resumed["resumed_from"] == f"{first['dir']}/rl_model_{resumed['offset']}_steps.zip"
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["segments"] == 2 and result["timesteps"] >= 4096
+
+
+def test_segment_folder_left_unnamed_is_found(tmp_path):
+    # Folders written before segments were named during training: the newest unnamed zoo folder is the last one's
+    run_dir = tmp_path
+    for name in ("CartPole-v1_1", "CartPole-v1_2"):
+        (run_dir / "ppo" / name).mkdir(parents=True)
+    segments = [{"dir": "ppo/CartPole-v1_1", "offset": 0}, {"dir": None, "offset": 1536}]
+    assert runner._name_last_segment(run_dir, "ppo", segments)
+    assert segments[1]["dir"] == "ppo/CartPole-v1_2"
+    # A segment stopped before the zoo made its folder gets none (not its predecessor's)
+    segments = [{"dir": "ppo/CartPole-v1_2", "offset": 0}, {"dir": None, "offset": 1536}]
+    assert not runner._name_last_segment(run_dir, "ppo", segments) and segments[1]["dir"] is None
 
 
 def test_ray_runs_the_same_grid(tmp_path, monkeypatch):

@@ -50,3 +50,11 @@ def test_every_entry_says_how_it_was_chosen(algo):
     entries = [key for key in yaml.safe_load(path.read_text()) if key != "default"]
     assert set(entries) <= set(status), f"entries of {path.name} without a Tuned/Searched/Untuned comment"
     assert all(value.startswith(("Tuned", "Searched", "Untuned")) for value in status.values())
+
+
+def test_reached_compares_means_with_higher_better():
+    table = load_script("hyperparams_table")
+    assert table.reached_verdict(-67.7, -73.5) == "yes"  # returns below zero: closer to zero is better
+    assert table.reached_verdict(500.0, 500.0) == "yes"
+    assert table.reached_verdict(-82.9, -73.5) == "no (-9.4)"
+    assert table.reached_verdict(633.4, 5819.1) == "no (-5,185.7)"

@@ -14,7 +14,9 @@ Running the grid: each run is rl-zoo3's ``train`` in a process of its own, sever
   rescales the zoo's linear schedules (``lin_<x>``) so that they continue where they stopped. The resumed run
   is close to, not identical with, an uninterrupted one: the random state, the environments' episodes under
   way and, with ``normalize``, the ``VecNormalize`` statistics (the zoo restores those of the best model, not
-  those of the checkpoint) are not restored.
+  those of the checkpoint) are not restored. ``segments.json`` names each segment's zoo folder as soon as the
+  zoo creates it, so that the checkpoints of a run stopped at any moment (SIGTERM, Ctrl-C, a lost machine) are
+  found.
 """
 
 import contextlib
@@ -127,6 +129,28 @@ def _clean(run_dir: Path, algo: str) -> None:
         path.unlink(missing_ok=True)
 
 
+def _name_last_segment(run_dir: Path, algo: str, segments: list[dict[str, Any]]) -> bool:
+    """
+    Name the zoo folder of the last segment if it has none yet: the zoo numbers its folders ``<env>_<i>`` in
+    order, one per training, so the segment's is the newest folder, when no segment names it already.
+
+    :param run_dir: the run's folder
+    :param algo: the run's algorithm
+    :param segments: the run's segments, changed in place
+    :return: whether ``segments`` changed
+    """
+    if not segments or segments[-1].get("dir"):
+        return False
+    found = zoo_dirs(run_dir, algo)
+    if not found:
+        return False
+    newest = str(found[-1].relative_to(run_dir))
+    if any(segment.get("dir") == newest for segment in segments):
+        return False
+    segments[-1]["dir"] = newest
+    return True
+
+
 def _last_line(log: Path) -> str:
     try:
         lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
@@ -159,6 +183,10 @@ def run_one(spec: RunSpec, cancel: threading.Event | None = None, new_session: b
         return RunOutcome(spec, "skipped", "", result.get("wall_time_s"), result.get("timesteps"), result.get("steps_per_s"))
     run_dir.mkdir(parents=True, exist_ok=True)
 
+    # A comparison stopped by an earlier version of this code may not have named its last segment's folder
+    stopped = read_segments(run_dir)
+    if _name_last_segment(run_dir, spec.algo, stopped):
+        write_json(run_dir / SEGMENTS_FILE, stopped)
     checkpoint = latest_checkpoint(run_dir, spec.n_timesteps) if spec.save_freq > 0 else None
     if checkpoint is None:
         _clean(run_dir, spec.algo)
@@ -197,6 +225,9 @@ def run_one(spec: RunSpec, cancel: threading.Event | None = None, new_session: b
                 except subprocess.TimeoutExpired:
                     if cancel is not None and cancel.is_set():
                         raise KeyboardInterrupt from None
+                    # Named as soon as the zoo creates it: its checkpoints then survive any interruption
+                    if _name_last_segment(run_dir, spec.algo, segments):
+                        write_json(run_dir / SEGMENTS_FILE, segments)
         except BaseException:
             # Interrupted (Ctrl-C, a cancelled Ray task): stop the run's process, leave the run unfinished
             process.terminate()
