@@ -240,17 +240,17 @@ def test_stopped_comparison_resumes_from_the_checkpoint_it_had(tmp_path):
     assert result["segments"] == 2 and result["timesteps"] >= 4096
 
 
-def test_segment_folder_left_unnamed_is_found(tmp_path):
-    # Folders written before segments were named during training: the newest unnamed zoo folder is the last one's
+def test_segment_folder_is_the_newest_unknown_one(tmp_path):
     run_dir = tmp_path
     for name in ("CartPole-v1_1", "CartPole-v1_2"):
         (run_dir / "ppo" / name).mkdir(parents=True)
-    segments = [{"dir": "ppo/CartPole-v1_1", "offset": 0}, {"dir": None, "offset": 1536}]
-    assert runner._name_last_segment(run_dir, "ppo", segments)
-    assert segments[1]["dir"] == "ppo/CartPole-v1_2"
-    # A segment stopped before the zoo made its folder gets none (not its predecessor's)
-    segments = [{"dir": "ppo/CartPole-v1_2", "offset": 0}, {"dir": None, "offset": 1536}]
-    assert not runner._name_last_segment(run_dir, "ppo", segments) and segments[1]["dir"] is None
+    # Folders written before segments were named during training: the newest unnamed folder is the last one's
+    assert runner._new_zoo_dir(run_dir, "ppo", {"ppo/CartPole-v1_1"}) == "ppo/CartPole-v1_2"
+    # A segment stopped before the zoo made its folder gets none: not its predecessor's, nor the folder of a
+    # segment dropped for having no checkpoint (it existed before the new segment started)
+    assert runner._new_zoo_dir(run_dir, "ppo", {"ppo/CartPole-v1_1", "ppo/CartPole-v1_2"}) is None
+    (run_dir / "ppo" / "CartPole-v1_10").mkdir()  # numbered, not sorted as text
+    assert runner._new_zoo_dir(run_dir, "ppo", {"ppo/CartPole-v1_1", "ppo/CartPole-v1_2"}) == "ppo/CartPole-v1_10"
 
 
 def test_ray_runs_the_same_grid(tmp_path, monkeypatch):

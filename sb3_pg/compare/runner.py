@@ -129,26 +129,17 @@ def _clean(run_dir: Path, algo: str) -> None:
         path.unlink(missing_ok=True)
 
 
-def _name_last_segment(run_dir: Path, algo: str, segments: list[dict[str, Any]]) -> bool:
+def _new_zoo_dir(run_dir: Path, algo: str, known: set[str]) -> str | None:
     """
-    Name the zoo folder of the last segment if it has none yet: the zoo numbers its folders ``<env>_<i>`` in
-    order, one per training, so the segment's is the newest folder, when no segment names it already.
-
     :param run_dir: the run's folder
     :param algo: the run's algorithm
-    :param segments: the run's segments, changed in place
-    :return: whether ``segments`` changed
+    :param known: zoo folders (relative to ``run_dir``) that belong to something else
+    :return: the zoo folder of the latest training, relative to ``run_dir``: the newest one, since the zoo numbers
+        its folders ``<env>_<i>`` in order, one per training; ``None`` while that is still one of ``known``
     """
-    if not segments or segments[-1].get("dir"):
-        return False
     found = zoo_dirs(run_dir, algo)
-    if not found:
-        return False
-    newest = str(found[-1].relative_to(run_dir))
-    if any(segment.get("dir") == newest for segment in segments):
-        return False
-    segments[-1]["dir"] = newest
-    return True
+    newest = str(found[-1].relative_to(run_dir)) if found else None
+    return None if newest in known else newest
 
 
 def _last_line(log: Path) -> str:
@@ -185,7 +176,8 @@ def run_one(spec: RunSpec, cancel: threading.Event | None = None, new_session: b
 
     # A comparison stopped by an earlier version of this code may not have named its last segment's folder
     stopped = read_segments(run_dir)
-    if _name_last_segment(run_dir, spec.algo, stopped):
+    if stopped and not stopped[-1].get("dir"):
+        stopped[-1]["dir"] = _new_zoo_dir(run_dir, spec.algo, {segment["dir"] for segment in stopped if segment.get("dir")})
         write_json(run_dir / SEGMENTS_FILE, stopped)
     checkpoint = latest_checkpoint(run_dir, spec.n_timesteps) if spec.save_freq > 0 else None
     if checkpoint is None:
@@ -203,7 +195,7 @@ def run_one(spec: RunSpec, cancel: threading.Event | None = None, new_session: b
     offset = segments[-1]["offset"]
     timing_file = run_dir / f"timing_{len(segments) - 1}.json"
     timing_file.unlink(missing_ok=True)
-    before = set(zoo_dirs(run_dir, spec.algo))
+    before = {str(path.relative_to(run_dir)) for path in zoo_dirs(run_dir, spec.algo)}
     argv = spec.zoo_argv(spec.n_timesteps - offset, trained_agent, extra_hyperparams)
     command = [sys.executable, "-m", "sb3_pg.compare._zoo_train", str(timing_file), *argv]
     with open(run_dir / LOG_FILE, "a") as log:
@@ -226,7 +218,8 @@ def run_one(spec: RunSpec, cancel: threading.Event | None = None, new_session: b
                     if cancel is not None and cancel.is_set():
                         raise KeyboardInterrupt from None
                     # Named as soon as the zoo creates it: its checkpoints then survive any interruption
-                    if _name_last_segment(run_dir, spec.algo, segments):
+                    if not segments[-1]["dir"] and (new_dir := _new_zoo_dir(run_dir, spec.algo, before)):
+                        segments[-1]["dir"] = new_dir
                         write_json(run_dir / SEGMENTS_FILE, segments)
         except BaseException:
             # Interrupted (Ctrl-C, a cancelled Ray task): stop the run's process, leave the run unfinished
@@ -240,13 +233,11 @@ def run_one(spec: RunSpec, cancel: threading.Event | None = None, new_session: b
                 return RunOutcome(spec, "cancelled")
             raise
 
-    new_dirs = [path for path in zoo_dirs(run_dir, spec.algo) if path not in before]
-    if new_dirs:
-        segments[-1]["dir"] = str(new_dirs[-1].relative_to(run_dir))
+    segments[-1]["dir"] = _new_zoo_dir(run_dir, spec.algo, before)
     timing = read_json(timing_file)
     if timing is not None:
         segments[-1]["wall_time_s"] = timing["wall_time_s"]
-    steps = final_model_steps(new_dirs[-1]) if new_dirs and timing is not None else None
+    steps = final_model_steps(run_dir / segments[-1]["dir"]) if segments[-1]["dir"] and timing is not None else None
     segments[-1]["steps"] = steps
     write_json(run_dir / SEGMENTS_FILE, segments)
 
