@@ -58,3 +58,48 @@ def test_reached_compares_means_with_higher_better():
     assert table.reached_verdict(500.0, 500.0) == "yes"
     assert table.reached_verdict(-82.9, -73.5) == "no (-9.4)"
     assert table.reached_verdict(633.4, 5819.1) == "no (-5,185.7)"
+
+
+def test_prose_figures_match_the_raw_results():
+    """A sample of the figures the benchmark page's prose quotes, recomputed by ``benchmarks/page_figures.py``."""
+    figures = load_script("page_figures")
+    page = " ".join((ROOT / "docs" / "benchmark.md").read_text().split())  # prose wraps lines anywhere
+    runs, evaluations, updates = (pd.read_csv(ROOT / "docs" / "benchmark" / name) for name in figures.CSVS)
+
+    def of(frame: pd.DataFrame, env: str) -> pd.DataFrame:
+        return frame[frame["env"] == env]
+
+    def steps(env: str) -> pd.DataFrame:
+        targets = figures.read_targets(env, ["npg", "trpo"], None)
+        return figures.step_figures(of(updates, env), targets).set_index("algo")
+
+    # Hopper-v4: PPO stands (full-length evaluations from 200k steps on), NPG and TRPO take steps of one size
+    hopper = figures.seed_figures(of(runs, "Hopper-v4"), of(evaluations, "Hopper-v4"), 200_000, 1000).set_index("algo")
+    assert set(hopper.loc["ppo", "at time limit from 200,000"]) == {"12 of 17", "13 of 17"}
+    assert "(12 or 13 of 17)" in page and hopper.loc["ppo", "their max"].max() <= 1013 and "none exceeds 1,013" in page
+    hopper_steps = steps("Hopper-v4")
+    npg_kl, trpo_kl = (float(hopper_steps.loc[algo, "kl median"]) for algo in ("npg", "trpo"))
+    assert f"median {npg_kl:.2g} for NPG and {trpo_kl:.2g}" in page
+    assert hopper_steps.loc["trpo", "line search succeeded"] == "1464 of 1464" and "succeeded on all 1,464 updates" in page
+    # Tianshou's metric: the mean over seeds of each run's best evaluation
+    for env, algo, name in [
+        ("HalfCheetah-v4", "npg", "NPG"),
+        ("Hopper-v4", "npg", "NPG"),
+        ("Hopper-v4", "reinforce", "REINFORCE"),
+    ]:
+        best = of(runs, env)[of(runs, env)["algo"] == algo].sort_values("seed")["best_return"]
+        seeds = [f"{value:,.0f}" for value in best]
+        quote = f"{name}'s is {best.mean():,.0f} ({', '.join(seeds[:-1])} and {seeds[-1]})"
+        assert quote in page, f"{env}: {quote!r} not on the page"
+    # HalfCheetah-v4: steps of one size over the three seeds
+    cheetah = steps("HalfCheetah-v4")
+    assert (
+        f"{float(cheetah.loc['npg', 'kl median']):.3g} for NPG, {float(cheetah.loc['trpo', 'kl median']):.3g} for TRPO" in page
+    )
+    # LunarLander-v3: NPG's overshoots, none for TRPO
+    lunar = steps("LunarLander-v3")
+    overshoots = f"by more than twice on {lunar.loc['npg', '> 2x target']} updates"
+    assert (
+        overshoots in page and f"ten times on {lunar.loc['npg', '> 10x target']}, once to {lunar.loc['npg', 'kl max']}" in page
+    )
+    assert lunar.loc["trpo", "> 2x target"] == 0 and float(lunar.loc["trpo", "kl max"]) <= 0.01

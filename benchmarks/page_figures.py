@@ -1,0 +1,147 @@
+"""
+Print the per-seed figures that ``docs/benchmark.md``'s prose quotes, from the published comparison's CSVs.
+
+The page's tables are rewritten by ``benchmark_page.py``; its prose quotes figures those tables do not hold:
+each seed's final return, its mean over all evaluations and its best (``best_return``, the figure Tianshou
+reports), how many evaluations ran every episode to the time limit, and the size of NPG's and TRPO's steps (the
+KL after the step, TRPO's line search). This script prints them for one environment, so every such sentence can
+be checked against ``runs.csv``, ``evaluations.csv`` and ``updates.csv``:
+
+    python benchmarks/page_figures.py Hopper-v4 [--from-step 200000]
+    python benchmarks/page_figures.py MountainCarContinuous-v0 --rev 48c1dde   # the CSVs of an earlier commit
+"""
+
+import argparse
+import inspect
+import io
+import json
+import subprocess
+from pathlib import Path
+
+import gymnasium as gym
+import pandas as pd
+from sb3_contrib import TRPO
+
+from sb3_pg import NPG
+
+ROOT = Path(__file__).resolve().parent.parent
+FOLDER = "docs/benchmark"
+CSVS = ("runs.csv", "evaluations.csv", "updates.csv")
+
+
+def read_text(name: str, rev: str | None) -> str:
+    """:return: the text of ``docs/benchmark/<name>`` as it is now, or as it was at commit ``rev``"""
+    if rev is None:
+        return (ROOT / FOLDER / name).read_text()
+    command = ["git", "show", f"{rev}:{FOLDER}/{name}"]
+    return subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+
+
+def seed_figures(runs: pd.DataFrame, evaluations: pd.DataFrame, from_step: int, time_limit: int) -> pd.DataFrame:
+    """
+    :param runs: ``runs.csv`` rows of one environment
+    :param evaluations: ``evaluations.csv`` rows of the same environment
+    :param from_step: count the time-limit evaluations from this step on
+    :param time_limit: the environment's episode length limit
+    :return: one row per (algorithm, seed): final return, mean and best over the evaluations, and how many of the
+        evaluations from ``from_step`` on ran every episode to ``time_limit`` (with the highest return among them)
+    """
+    rows = []
+    for (algo, seed), group in evaluations.groupby(["algo", "seed"], sort=False):
+        late = group[group["timesteps"] >= from_step]
+        full = late[late["ep_length_mean"] >= time_limit]
+        run = runs[(runs["algo"] == algo) & (runs["seed"] == seed)].iloc[0]
+        rows.append(
+            {
+                "algo": algo,
+                "seed": seed,
+                "final": run["final_return"],
+                "mean of evaluations": group["eval_mean"].mean(),
+                "evaluations": len(group),
+                "best": run["best_return"],
+                f"at time limit from {from_step:,}": f"{len(full)} of {len(late)}",
+                "their max": full["eval_mean"].max() if len(full) else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def target_kl(spec: dict) -> float:
+    """
+    :param spec: a run's ``spec.json``
+    :return: the ``target_kl`` the run trained with: its ``-params`` override, else its hyperparameter entry's, else
+        the algorithm's default (NPG and TRPO share 0.01)
+    """
+    for override in spec["hyperparams"]:
+        key, _, value = override.partition(":")
+        if key == "target_kl":
+            return float(value)
+    entry = json.loads(spec["entry"])
+    if "target_kl" in entry:
+        return float(entry["target_kl"])
+    algo_class = {"npg": NPG, "trpo": TRPO}[spec["algo"]]
+    return inspect.signature(algo_class.__init__).parameters["target_kl"].default
+
+
+def step_figures(updates: pd.DataFrame, targets: dict[str, float]) -> pd.DataFrame:
+    """
+    :param updates: ``updates.csv`` rows of one environment
+    :param targets: the ``target_kl`` of each algorithm that logs a KL (one value for all its seeds)
+    :return: one row per algorithm that logs a KL: its median, mean and maximum over all updates and seeds, per seed
+        medians, how many updates overshot twice and ten times the target, and how many of TRPO's line searches
+        succeeded
+    """
+    rows = []
+    for algo, group in updates.dropna(subset=["kl"]).groupby("algo", sort=False):
+        search = group["line_search_success"].dropna()
+        target = targets[algo]
+        rows.append(
+            {
+                "algo": algo,
+                "updates": len(group),
+                "target_kl": f"{target:.4g}",
+                "kl median": f"{group['kl'].median():.4g}",
+                "kl mean": f"{group['kl'].mean():.4g}",
+                "kl max": f"{group['kl'].max():.4g}",
+                "kl median per seed": " / ".join(f"{kl:.4g}" for kl in group.groupby("seed")["kl"].median()),
+                "> 2x target": int((group["kl"] > 2 * target).sum()),
+                "> 10x target": int((group["kl"] > 10 * target).sum()),
+                "line search succeeded": f"{int(search.sum())} of {len(search)}" if len(search) else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def read_targets(env: str, algos: list[str], rev: str | None) -> dict[str, float]:
+    """:return: each algorithm's ``target_kl`` on ``env``, read from its seed-0 run's ``spec.json``; one value per algorithm"""
+    return {algo: target_kl(json.loads(read_text(f"{env}/{algo}/seed_0/spec.json", rev))) for algo in algos}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
+    parser.add_argument("env", help="environment id, as in runs.csv")
+    parser.add_argument("--from-step", type=int, default=0, help="count time-limit evaluations from this step on")
+    parser.add_argument("--rev", help="read the CSVs of this git commit instead of the working tree")
+    args = parser.parse_args()
+
+    runs, evaluations, updates = (pd.read_csv(io.StringIO(read_text(name, args.rev))) for name in CSVS)
+    runs, evaluations, updates = (frame[frame["env"] == args.env] for frame in (runs, evaluations, updates))
+    if not len(runs):
+        parser.error(f"no runs of {args.env!r} in {FOLDER}/runs.csv" + (f" at {args.rev}" if args.rev else ""))
+    time_limit = gym.spec(args.env).max_episode_steps or 0
+    pd.set_option("display.width", 200)
+    pd.set_option("display.float_format", "{:,.1f}".format)
+    per_seed = seed_figures(runs, evaluations, args.from_step, time_limit)
+    print(f"# {args.env}: per seed (time limit {time_limit} steps)\n")
+    print(per_seed.to_string(index=False))
+    print("\n# mean over seeds\n")
+    print(per_seed.groupby("algo", sort=False)[["final", "mean of evaluations", "best"]].mean().to_string())
+    kl_algos = list(updates.dropna(subset=["kl"])["algo"].unique())
+    steps = step_figures(updates, read_targets(args.env, kl_algos, args.rev))
+    if len(steps):
+        print("\n# step sizes (updates.csv)\n")
+        print(steps.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
