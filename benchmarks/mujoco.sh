@@ -5,5 +5,5 @@
 #     nohup nice -n 10 bash benchmarks/mujoco.sh >> docs/benchmark/compare.log 2>&1 &
 # Pass environment ids to run only those.
 envs=("$@")
-[ ${#envs[@]} -eq 0 ] && envs=(HalfCheetah-v4 Hopper-v4)
+[ ${#envs[@]} -eq 0 ] && envs=(HalfCheetah-v4 Hopper-v4 Walker2d-v4)
 exec bash "$(dirname "$0")/compare_envs.sh" 3 "${envs[@]}"

@@ -86,6 +86,8 @@ def test_prose_figures_match_the_raw_results():
         ("HalfCheetah-v4", "npg", "NPG"),
         ("Hopper-v4", "npg", "NPG"),
         ("Hopper-v4", "reinforce", "REINFORCE"),
+        ("Walker2d-v4", "npg", "NPG"),
+        ("Walker2d-v4", "reinforce", "REINFORCE"),
     ]:
         best = of(runs, env)[of(runs, env)["algo"] == algo].sort_values("seed")["best_return"]
         seeds = [f"{value:,.0f}" for value in best]
