@@ -5,6 +5,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import optuna
@@ -14,6 +15,7 @@ from stable_baselines3.common.env_util import make_vec_env
 
 from sb3_pg import NPG, REINFORCE, VPG, zoo
 
+ROOT = Path(__file__).resolve().parent.parent
 ALGOS = {"reinforce": REINFORCE, "vpg": VPG, "npg": NPG}
 ENVS = [
     "CartPole-v1",
@@ -282,3 +284,48 @@ def test_unknown_algorithm(monkeypatch, capsys):
     assert error.value.code == 2
     message = capsys.readouterr().err
     assert "invalid choice: 'nope'" in message and "npg" in message and "ppo" in message
+
+
+def test_a_study_goes_on_after_a_killed_worker(tmp_path):
+    """A worker killed mid-trial leaves the trial RUNNING; failing it lets ``--max-total-trials`` count true."""
+    spec = importlib.util.spec_from_file_location("fail_running_trials", ROOT / "benchmarks" / "fail_running_trials.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    journal = tmp_path / "study.log"
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
+
+    def worker(n_timesteps: str) -> list[str]:
+        return [
+            sys.executable, "-m", "sb3_pg.train", "--algo", "reinforce", "--env", "CartPole-v1", "-optimize",
+            "--n-trials", "2", "--max-total-trials", "2", "-n", n_timesteps, "--storage", str(journal),
+            "--study-name", "s", "--no-optim-plots", "--eval-episodes", "2", "--n-startup-trials", "4",
+            "--verbose", "0", "-f", "logs",
+        ]  # fmt: skip
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    killed = subprocess.Popen(worker("10000000"), cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (journal.is_file() and optuna.get_all_study_summaries(storage) and load_trials(storage)):
+            assert killed.poll() is None and time.monotonic() < deadline, "the worker did not start a trial"
+            time.sleep(0.5)
+    finally:
+        killed.kill()
+        killed.wait()
+    assert [trial.state for trial in load_trials(storage)] == [optuna.trial.TrialState.RUNNING]
+
+    assert script.fail_running_trials(journal, "s") == [0]
+    assert script.fail_running_trials(journal, "s") == []
+    run = subprocess.run(worker("256"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    states = [trial.state.name for trial in load_trials(storage)]
+    # Two trials ran to the end: the killed one, left RUNNING, would have counted as one of the two
+    assert states == ["FAIL", "COMPLETE", "COMPLETE"]
+    with pytest.raises(FileNotFoundError, match="no journal file"):
+        script.fail_running_trials(tmp_path / "missing.log", "s")
+
+
+def load_trials(storage: optuna.storages.BaseStorage) -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name="s", storage=storage).trials
