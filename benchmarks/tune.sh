@@ -6,6 +6,9 @@
 # the same file share one study. Each trial trains once, unseeded, with the entry's own n_timesteps and the
 # rest of the entry as defaults, evaluated 4 times on 10 episodes (TPE sampler after 8 random trials, median
 # pruner). The trials table (rl-zoo3's report CSV) goes to docs/tuning/logs/<algo>/.
+# A worker killed mid-trial leaves that trial RUNNING in the journal, and --max-total-trials counts it: before
+# starting the workers again, with none running, run
+#     python benchmarks/fail_running_trials.py docs/tuning/<algo>-<env>.log <algo>-<env>
 set -eu
 algo=$1 env=$2 trials=$3
 shift 3
