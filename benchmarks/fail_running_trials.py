@@ -13,7 +13,6 @@ cannot tell a stopped worker's trial from a live one's), then start the workers 
 import argparse
 from pathlib import Path
 
-import optuna
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
@@ -28,11 +27,11 @@ def fail_running_trials(journal: Path, study_name: str) -> list[int]:
     if not journal.is_file():
         raise FileNotFoundError(f"no journal file {journal}")
     storage = JournalStorage(JournalFileBackend(str(journal)))
-    study = optuna.load_study(study_name=study_name, storage=storage)
-    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    for trial in running:
-        storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
-    return [trial.number for trial in running]
+    study_id = storage.get_study_id_from_name(study_name)
+    running = [trial.number for trial in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))]
+    for number in running:
+        storage.set_trial_state_values(storage.get_trial_id_from_study_id_trial_number(study_id, number), TrialState.FAIL)
+    return running
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ import pandas as pd
 from sb3_contrib import TRPO
 
 from sb3_pg import NPG
+from sb3_pg.compare.grid import RunSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = "docs/benchmark"
@@ -59,6 +60,7 @@ def seed_figures(runs: pd.DataFrame, evaluations: pd.DataFrame, from_step: int, 
                 "mean of evaluations": group["eval_mean"].mean(),
                 "evaluations": len(group),
                 "best": run["best_return"],
+                "episode length (mean)": group["ep_length_mean"].mean(),
                 f"at time limit from {from_step:,}": f"{len(full)} of {len(late)}",
                 "their max": full["eval_mean"].max() if len(full) else float("nan"),
             }
@@ -66,21 +68,29 @@ def seed_figures(runs: pd.DataFrame, evaluations: pd.DataFrame, from_step: int, 
     return pd.DataFrame(rows)
 
 
-def target_kl(spec: dict) -> float:
+def target_kl(spec: RunSpec) -> float:
     """
-    :param spec: a run's ``spec.json``
-    :return: the ``target_kl`` the run trained with: its ``-params`` override, else its hyperparameter entry's, else
-        the algorithm's default (NPG and TRPO share 0.01)
+    :param spec: a run of NPG or TRPO
+    :return: the ``target_kl`` the run trained with: its entry's or override's, else the algorithm's default (NPG
+        and TRPO share 0.01)
     """
-    for override in spec["hyperparams"]:
-        key, _, value = override.partition(":")
-        if key == "target_kl":
-            return float(value)
-    entry = json.loads(spec["entry"])
-    if "target_kl" in entry:
-        return float(entry["target_kl"])
-    algo_class = {"npg": NPG, "trpo": TRPO}[spec["algo"]]
+    hyperparams = spec.trained_hyperparams()
+    if "target_kl" in hyperparams:
+        return float(hyperparams["target_kl"])
+    algo_class = {"npg": NPG, "trpo": TRPO}[spec.algo]
     return inspect.signature(algo_class.__init__).parameters["target_kl"].default
+
+
+def policy_figures(updates: pd.DataFrame) -> pd.DataFrame:
+    """
+    :param updates: ``updates.csv`` rows of one environment
+    :return: one row per algorithm that logs its policy's standard deviation: updates per run, and the standard
+        deviation at the first and the last update (mean over seeds)
+    """
+    logged = updates.dropna(subset=["std"])
+    per_seed = logged.groupby(["algo", "seed"], sort=False)["std"].agg(["count", "first", "last"])
+    table = per_seed.groupby("algo", sort=False).mean().reset_index()
+    return table.rename(columns={"count": "updates per run", "first": "std first", "last": "std last"})
 
 
 def step_figures(updates: pd.DataFrame, targets: dict[str, float]) -> pd.DataFrame:
@@ -114,7 +124,7 @@ def step_figures(updates: pd.DataFrame, targets: dict[str, float]) -> pd.DataFra
 
 def read_targets(env: str, algos: list[str], rev: str | None) -> dict[str, float]:
     """:return: each algorithm's ``target_kl`` on ``env``, read from its seed-0 run's ``spec.json``; one value per algorithm"""
-    return {algo: target_kl(json.loads(read_text(f"{env}/{algo}/seed_0/spec.json", rev))) for algo in algos}
+    return {algo: target_kl(RunSpec.from_dict(json.loads(read_text(f"{env}/{algo}/seed_0/spec.json", rev)))) for algo in algos}
 
 
 def main() -> None:
@@ -136,6 +146,10 @@ def main() -> None:
     print(per_seed.to_string(index=False))
     print("\n# mean over seeds\n")
     print(per_seed.groupby("algo", sort=False)[["final", "mean of evaluations", "best"]].mean().to_string())
+    policies = policy_figures(updates)
+    if len(policies):
+        print("\n# policy updates and standard deviation (updates.csv)\n")
+        print(policies.to_string(index=False, float_format="{:.3g}".format))
     kl_algos = list(updates.dropna(subset=["kl"])["algo"].unique())
     steps = step_figures(updates, read_targets(args.env, kl_algos, args.rev))
     if len(steps):

@@ -1,9 +1,15 @@
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
 import pytest
 import torch as th
 
 from sb3_pg import NPG, REINFORCE, VPG
 
 ALGOS = [REINFORCE, VPG, NPG]
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -19,3 +25,13 @@ def small_kwargs(algo: type, n_steps: int = 32) -> dict:
         kwargs["batch_size"] = 16
         kwargs["n_critic_updates"] = 2
     return kwargs
+
+
+def load_script(name: str) -> ModuleType:
+    """:return: ``benchmarks/<name>.py`` as a module (the scripts are not a package)"""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -1,24 +1,11 @@
 """The published figures agree with the raw results they come from, and every hyperparameter entry says how it was chosen."""
 
-import importlib.util
 import sys
-from pathlib import Path
-from types import ModuleType
 
 import pandas as pd
 import pytest
 import yaml
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def load_script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+from conftest import ROOT, load_script
 
 
 def test_benchmark_page_tables_match_the_summary():

@@ -11,11 +11,11 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
+from conftest import load_script
 from stable_baselines3.common.env_util import make_vec_env
 
 from sb3_pg import NPG, REINFORCE, VPG, zoo
 
-ROOT = Path(__file__).resolve().parent.parent
 ALGOS = {"reinforce": REINFORCE, "vpg": VPG, "npg": NPG}
 ENVS = [
     "CartPole-v1",
@@ -288,10 +288,7 @@ def test_unknown_algorithm(monkeypatch, capsys):
 
 def test_a_study_goes_on_after_a_killed_worker(tmp_path):
     """A worker killed mid-trial leaves the trial RUNNING; failing it lets ``--max-total-trials`` count true."""
-    spec = importlib.util.spec_from_file_location("fail_running_trials", ROOT / "benchmarks" / "fail_running_trials.py")
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("fail_running_trials")
 
     journal = tmp_path / "study.log"
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))

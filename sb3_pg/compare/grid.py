@@ -117,6 +117,17 @@ class RunSpec:
             argv += ["--gym-packages", *self.gym_packages]
         return argv + list(self.zoo_args)
 
+    def trained_hyperparams(self) -> dict[str, Any]:
+        """
+        :return: the hyperparameters the run trains with: its entry, then its overrides, each value evaluated as
+            the zoo's ``--hyperparams`` does (a hyperparameter neither sets keeps the algorithm's default)
+        """
+        hyperparams = json.loads(self.entry) if self.entry else {}
+        for item in self.hyperparams:
+            key, _, value = item.partition(":")
+            hyperparams[key] = eval(value)  # as the zoo's --hyperparams does
+        return hyperparams
+
     def to_dict(self) -> dict[str, Any]:
         """:return: the spec as JSON-compatible data"""
         return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}

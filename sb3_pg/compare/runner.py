@@ -20,7 +20,6 @@ Running the grid: each run is rl-zoo3's ``train`` in a process of its own, sever
 """
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -109,10 +108,7 @@ def _resumed_schedules(spec: RunSpec, offset: int) -> list[str]:
 
     :return: hyperparameter overrides that continue the run's linear schedules from step ``offset``
     """
-    hyperparams = json.loads(spec.entry) if spec.entry else {}  # the file's entry, as the run started with it
-    for item in spec.hyperparams:
-        key, _, value = item.partition(":")
-        hyperparams[key] = eval(value)  # as the zoo's --hyperparams does
+    hyperparams = spec.trained_hyperparams()  # the file's entry, as the run started with it
     remaining = (spec.n_timesteps - offset) / spec.n_timesteps
     overrides = []
     for key in _ZOO_SCHEDULES:
