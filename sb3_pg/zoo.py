@@ -17,6 +17,7 @@ this module imports rl-zoo3 only when a function needs it.
 import argparse
 from collections.abc import Sequence
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stable_baselines3.common.base_class import BaseAlgorithm
@@ -34,6 +35,19 @@ NET_ARCH = {"tiny": [64], "small": [64, 64], "medium": [256, 256]}
 ACTIVATION_FN: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 
+def _hyperparams_dir() -> Path:
+    """
+    :return: the folder of this package's hyperparameter files: ``sb3_pg.hyperparams`` once installed (the
+        repository's top-level ``hyperparams/`` installs under that name), or that top-level folder itself when
+        ``sb3_pg`` is imported from a checkout (``python -m sb3_pg...`` run from the repository's root puts the
+        checkout first on ``sys.path``, ahead of the installed package, and the checkout has no ``sb3_pg/hyperparams``)
+    """
+    try:
+        return Path(str(resources.files("sb3_pg.hyperparams")))  # a folder: the package is not installed zipped
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "hyperparams"
+
+
 def hyperparams_file(algo: str) -> str:
     """
     :param algo: a zoo algorithm name (``ppo``, ``trpo``, ``npg``, ...)
@@ -41,7 +55,7 @@ def hyperparams_file(algo: str) -> str:
         rl-zoo3's own for the others
     """
     if algo in NEW_ALGOS:
-        return str(resources.files("sb3_pg.hyperparams") / f"{algo}.yml")
+        return str(_hyperparams_dir() / f"{algo}.yml")
     import rl_zoo3
 
     return str(resources.files(rl_zoo3) / "hyperparams" / f"{algo}.yml")

@@ -11,7 +11,7 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
-from conftest import load_script
+from conftest import ROOT, load_script
 from stable_baselines3.common.env_util import make_vec_env
 
 from sb3_pg import NPG, REINFORCE, VPG, zoo
@@ -326,3 +326,14 @@ def test_a_study_goes_on_after_a_killed_worker(tmp_path):
 
 def load_trials(storage: optuna.storages.BaseStorage) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name="s", storage=storage).trials
+
+
+def test_hyperparameter_files_are_found_from_the_checkout():
+    """``python -m sb3_pg...`` from the repository's root imports the checkout's ``sb3_pg``, which has no
+    ``sb3_pg/hyperparams`` (the top-level ``hyperparams/`` installs under that name): the README's main command
+    runs there after a non-editable install, as in CI."""
+    code = "import sb3_pg, sb3_pg.zoo as z; print(sb3_pg.__file__); print(z.hyperparams_file('npg'))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    package, path = out.split()
+    assert Path(package).resolve() == ROOT / "sb3_pg" / "__init__.py", "the checkout's sb3_pg was not the one imported"
+    assert Path(path).is_file() and Path(path).read_text() == (ROOT / "hyperparams" / "npg.yml").read_text()
