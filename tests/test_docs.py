@@ -85,10 +85,9 @@ def test_prose_figures_match_the_raw_results():
     assert (
         f"{float(cheetah.loc['npg', 'kl median']):.3g} for NPG, {float(cheetah.loc['trpo', 'kl median']):.3g} for TRPO" in page
     )
-    # LunarLander-v3: NPG's overshoots, none for TRPO
+    # LunarLander-v3: NPG's tuned entry takes steps without a tail; TRPO's line search keeps its own under target_kl
     lunar = steps("LunarLander-v3")
-    overshoots = f"by more than twice on {lunar.loc['npg', '> 2x target']} updates"
-    assert (
-        overshoots in page and f"ten times on {lunar.loc['npg', '> 10x target']}, once to {lunar.loc['npg', 'kl max']}" in page
-    )
+    npg_updates, kl_median, kl_max = (lunar.loc["npg", key] for key in ("updates", "kl median", "kl max"))
+    assert f"over {npg_updates:,} updates the KL after the step has median {kl_median} and max {kl_max}" in page
+    assert lunar.loc["npg", "> 2x target"] == 0 and "never reach twice its target" in page
     assert lunar.loc["trpo", "> 2x target"] == 0 and float(lunar.loc["trpo", "kl max"]) <= 0.01
