@@ -9,6 +9,9 @@ be checked against ``runs.csv``, ``evaluations.csv`` and ``updates.csv``:
 
     python benchmarks/page_figures.py Hopper-v4 [--from-step 200000]
     python benchmarks/page_figures.py MountainCarContinuous-v0 --rev 48c1dde   # the CSVs of an earlier commit
+    python benchmarks/page_figures.py Hopper-v4 --folder docs/tuning/recheck/npg-Hopper-v4/entry   # a re-check
+
+A re-check folder (benchmarks/recheck.sh) has no ``updates.csv``: its step sizes are not printed.
 """
 
 import argparse
@@ -30,11 +33,11 @@ FOLDER = "docs/benchmark"
 CSVS = ("runs.csv", "evaluations.csv", "updates.csv")
 
 
-def read_text(name: str, rev: str | None) -> str:
-    """:return: the text of ``docs/benchmark/<name>`` as it is now, or as it was at commit ``rev``"""
+def read_text(name: str, rev: str | None, folder: str = FOLDER) -> str:
+    """:return: the text of ``<folder>/<name>`` (``docs/benchmark`` by default) as it is now, or as it was at commit ``rev``"""
     if rev is None:
-        return (ROOT / FOLDER / name).read_text()
-    command = ["git", "show", f"{rev}:{FOLDER}/{name}"]
+        return (ROOT / folder / name).read_text()
+    command = ["git", "show", f"{rev}:{folder}/{name}"]
     return subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True).stdout
 
 
@@ -44,8 +47,9 @@ def seed_figures(runs: pd.DataFrame, evaluations: pd.DataFrame, from_step: int, 
     :param evaluations: ``evaluations.csv`` rows of the same environment
     :param from_step: count the time-limit evaluations from this step on
     :param time_limit: the environment's episode length limit
-    :return: one row per (algorithm, seed): final return, mean and best over the evaluations, and how many of the
-        evaluations from ``from_step`` on ran every episode to ``time_limit`` (with the highest return among them)
+    :return: one row per (algorithm, seed): final return, mean over all the evaluations and over the last 5, best,
+        and how many of the evaluations from ``from_step`` on ran every episode to ``time_limit`` (with the highest
+        return among them)
     """
     rows = []
     for (algo, seed), group in evaluations.groupby(["algo", "seed"], sort=False):
@@ -58,6 +62,7 @@ def seed_figures(runs: pd.DataFrame, evaluations: pd.DataFrame, from_step: int, 
                 "seed": seed,
                 "final": run["final_return"],
                 "mean of evaluations": group["eval_mean"].mean(),
+                "mean of last 5": group.sort_values("timesteps")["eval_mean"].tail(5).mean(),
                 "evaluations": len(group),
                 "best": run["best_return"],
                 "episode length (mean)": group["ep_length_mean"].mean(),
@@ -122,9 +127,10 @@ def step_figures(updates: pd.DataFrame, targets: dict[str, float]) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
-def read_targets(env: str, algos: list[str], rev: str | None) -> dict[str, float]:
+def read_targets(env: str, algos: list[str], rev: str | None, folder: str = FOLDER) -> dict[str, float]:
     """:return: each algorithm's ``target_kl`` on ``env``, read from its seed-0 run's ``spec.json``; one value per algorithm"""
-    return {algo: target_kl(RunSpec.from_dict(json.loads(read_text(f"{env}/{algo}/seed_0/spec.json", rev)))) for algo in algos}
+    specs = {algo: json.loads(read_text(f"{env}/{algo}/seed_0/spec.json", rev, folder)) for algo in algos}
+    return {algo: target_kl(RunSpec.from_dict(spec)) for algo, spec in specs.items()}
 
 
 def main() -> None:
@@ -132,12 +138,18 @@ def main() -> None:
     parser.add_argument("env", help="environment id, as in runs.csv")
     parser.add_argument("--from-step", type=int, default=0, help="count time-limit evaluations from this step on")
     parser.add_argument("--rev", help="read the CSVs of this git commit instead of the working tree")
+    parser.add_argument("--folder", default=FOLDER, help=f"a comparison's folder, relative to the repository ({FOLDER})")
     args = parser.parse_args()
 
-    runs, evaluations, updates = (pd.read_csv(io.StringIO(read_text(name, args.rev))) for name in CSVS)
-    runs, evaluations, updates = (frame[frame["env"] == args.env] for frame in (runs, evaluations, updates))
+    if args.rev is None and not (ROOT / args.folder / "runs.csv").is_file():
+        parser.error(f"--folder: no runs.csv in {ROOT / args.folder}")
+    has_updates = args.rev is not None or (ROOT / args.folder / "updates.csv").is_file()
+    names = CSVS if has_updates else CSVS[:2]
+    frames = [pd.read_csv(io.StringIO(read_text(name, args.rev, args.folder))) for name in names]
+    runs, evaluations, *rest = (frame[frame["env"] == args.env] for frame in frames)
     if not len(runs):
-        parser.error(f"no runs of {args.env!r} in {FOLDER}/runs.csv" + (f" at {args.rev}" if args.rev else ""))
+        where = f"{args.folder}/runs.csv" + (f" at {args.rev}" if args.rev else "")
+        parser.error(f"no runs of {args.env!r} in {where}")
     time_limit = gym.spec(args.env).max_episode_steps or 0
     pd.set_option("display.width", 200)
     pd.set_option("display.float_format", "{:,.1f}".format)
@@ -145,13 +157,17 @@ def main() -> None:
     print(f"# {args.env}: per seed (time limit {time_limit} steps)\n")
     print(per_seed.to_string(index=False))
     print("\n# mean over seeds\n")
-    print(per_seed.groupby("algo", sort=False)[["final", "mean of evaluations", "best"]].mean().to_string())
+    means = per_seed.groupby("algo", sort=False)[["final", "mean of evaluations", "mean of last 5", "best"]].mean()
+    print(means.to_string())
+    if not rest:
+        return
+    updates = rest[0]
     policies = policy_figures(updates)
     if len(policies):
         print("\n# policy updates and standard deviation (updates.csv)\n")
         print(policies.to_string(index=False, float_format="{:.3g}".format))
     kl_algos = list(updates.dropna(subset=["kl"])["algo"].unique())
-    steps = step_figures(updates, read_targets(args.env, kl_algos, args.rev))
+    steps = step_figures(updates, read_targets(args.env, kl_algos, args.rev, args.folder))
     if len(steps):
         print("\n# step sizes (updates.csv)\n")
         print(steps.to_string(index=False))

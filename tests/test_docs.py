@@ -91,3 +91,31 @@ def test_prose_figures_match_the_raw_results():
     assert f"over {npg_updates:,} updates the KL after the step has median {kl_median} and max {kl_max}" in page
     assert lunar.loc["npg", "> 2x target"] == 0 and "never reach twice its target" in page
     assert lunar.loc["trpo", "> 2x target"] == 0 and float(lunar.loc["trpo", "kl max"]) <= 0.01
+
+
+@pytest.mark.parametrize(
+    "env, chosen, quote",
+    [
+        ("HalfCheetah-v4", "trial_11", "last 5 evaluations ({chosen_last5:.0f} against {entry_last5:.0f}"),
+        ("HalfCheetah-v4", "trial_11", "all 20 ({chosen_all:.0f} against {entry_all:.0f}"),
+        ("Hopper-v4", "trial_25", "evaluations ({chosen_last5:.0f} against {entry_last5:.0f}, averaged over the seeds)"),
+        ("Hopper-v4", "trial_25", "every held-out seed ({chosen_all:.0f} against {entry_all:.0f}"),
+    ],
+)
+def test_recheck_figures_in_npg_yml_match_the_recheck_folders(env, chosen, quote):
+    """The means over held-out seeds that npg.yml quotes to justify an entry, recomputed by page_figures.py --folder."""
+    figures = load_script("page_figures")
+    folder = ROOT / "docs" / "tuning" / "recheck" / f"npg-{env}"
+    means = {}
+    for name in ("entry", chosen):
+        runs, evaluations = (pd.read_csv(folder / name / csv) for csv in ("runs.csv", "evaluations.csv"))
+        per_seed = figures.seed_figures(runs, evaluations, 0, 1000)
+        means[name] = per_seed[["mean of last 5", "mean of evaluations"]].mean()
+    text = quote.format(
+        chosen_last5=means[chosen]["mean of last 5"],
+        entry_last5=means["entry"]["mean of last 5"],
+        chosen_all=means[chosen]["mean of evaluations"],
+        entry_all=means["entry"]["mean of evaluations"],
+    )
+    npg_yml = " ".join(line.lstrip("# ") for line in (ROOT / "hyperparams" / "npg.yml").read_text().splitlines())
+    assert text in npg_yml, f"{env}: {text!r} not in hyperparams/npg.yml"
