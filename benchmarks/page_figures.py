@@ -10,6 +10,7 @@ be checked against ``runs.csv``, ``evaluations.csv`` and ``updates.csv``:
     python benchmarks/page_figures.py Hopper-v4 [--from-step 200000]
     python benchmarks/page_figures.py MountainCarContinuous-v0 --rev 48c1dde   # the CSVs of an earlier commit
     python benchmarks/page_figures.py Hopper-v4 --folder docs/tuning/recheck/npg-Hopper-v4/entry   # a re-check
+    python benchmarks/page_figures.py Hopper-v4 --folder docs/tuning/recheck/npg-Hopper-v4/entry --seeds 100 101 102
 
 A re-check folder (benchmarks/recheck.sh) has no ``updates.csv``: its step sizes are not printed.
 """
@@ -71,6 +72,19 @@ def seed_figures(runs: pd.DataFrame, evaluations: pd.DataFrame, from_step: int, 
             }
         )
     return pd.DataFrame(rows)
+
+
+def seed_means(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """
+    :param per_seed: ``seed_figures``'s table
+    :return: one row per algorithm: how many seeds, the mean and the sample standard deviation (ddof 1, as
+        ``summary.csv`` and the pages give it) of the final return, and the means of the other per-seed figures
+    """
+    by_algo = per_seed.groupby("algo", sort=False)
+    means = by_algo[["final", "mean of evaluations", "mean of last 5", "best"]].mean()
+    means.insert(1, "final std", by_algo["final"].std())
+    means.insert(0, "seeds", by_algo["seed"].count())
+    return means
 
 
 def target_kl(spec: RunSpec) -> float:
@@ -139,6 +153,7 @@ def main() -> None:
     parser.add_argument("--from-step", type=int, default=0, help="count time-limit evaluations from this step on")
     parser.add_argument("--rev", help="read the CSVs of this git commit instead of the working tree")
     parser.add_argument("--folder", default=FOLDER, help=f"a comparison's folder, relative to the repository ({FOLDER})")
+    parser.add_argument("--seeds", type=int, nargs="+", help="only these seeds (default: every seed in the folder)")
     args = parser.parse_args()
 
     if args.rev is None and not (ROOT / args.folder / "runs.csv").is_file():
@@ -147,9 +162,14 @@ def main() -> None:
     names = CSVS if has_updates else CSVS[:2]
     frames = [pd.read_csv(io.StringIO(read_text(name, args.rev, args.folder))) for name in names]
     runs, evaluations, *rest = (frame[frame["env"] == args.env] for frame in frames)
+    where = f"{args.folder}/runs.csv" + (f" at {args.rev}" if args.rev else "")
     if not len(runs):
-        where = f"{args.folder}/runs.csv" + (f" at {args.rev}" if args.rev else "")
         parser.error(f"no runs of {args.env!r} in {where}")
+    if args.seeds is not None:
+        missing = sorted(set(args.seeds) - set(runs["seed"]))
+        if missing:
+            parser.error(f"--seeds: no run of {args.env!r} with seed {', '.join(map(str, missing))} in {where}")
+        runs, evaluations, *rest = (frame[frame["seed"].isin(args.seeds)] for frame in (runs, evaluations, *rest))
     time_limit = gym.spec(args.env).max_episode_steps or 0
     pd.set_option("display.width", 200)
     pd.set_option("display.float_format", "{:,.1f}".format)
@@ -157,8 +177,7 @@ def main() -> None:
     print(f"# {args.env}: per seed (time limit {time_limit} steps)\n")
     print(per_seed.to_string(index=False))
     print("\n# mean over seeds\n")
-    means = per_seed.groupby("algo", sort=False)[["final", "mean of evaluations", "mean of last 5", "best"]].mean()
-    print(means.to_string())
+    print(seed_means(per_seed).to_string())
     if not rest:
         return
     updates = rest[0]

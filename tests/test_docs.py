@@ -119,3 +119,26 @@ def test_recheck_figures_in_npg_yml_match_the_recheck_folders(env, chosen, quote
     )
     npg_yml = " ".join(line.lstrip("# ") for line in (ROOT / "hyperparams" / "npg.yml").read_text().splitlines())
     assert text in npg_yml, f"{env}: {text!r} not in hyperparams/npg.yml"
+
+
+@pytest.mark.parametrize(
+    "env, folder, quote",
+    [
+        ("HalfCheetah-v4", "entry", "TRPO's entry {mean:.1f} +- {std:.1f}"),
+        ("HalfCheetah-v4", "trial_11", "trials 11, 22, 8, 10: {mean:.1f} +- {std:.1f}"),
+        ("Hopper-v4", "entry", "TRPO's entry {mean:.1f} +- {std:.1f}"),
+        ("Hopper-v4", "trial_25", "10: {mean:.1f} +- {std:.1f}"),
+    ],
+)
+def test_three_seed_figures_in_npg_yml_come_from_the_first_three_held_out_seeds(env, folder, quote):
+    """Folders that hold seeds 100-105: npg.yml's 3-seed figures are page_figures.py --seeds 100 101 102's."""
+    figures = load_script("page_figures")
+    path = ROOT / "docs" / "tuning" / "recheck" / f"npg-{env}" / folder
+    runs, evaluations = (pd.read_csv(path / csv) for csv in ("runs.csv", "evaluations.csv"))
+    assert sorted(runs["seed"]) == list(range(100, 106)), "the folder no longer holds seeds 100-105"
+    seeds = [100, 101, 102]
+    runs, evaluations = runs[runs["seed"].isin(seeds)], evaluations[evaluations["seed"].isin(seeds)]
+    row = figures.seed_means(figures.seed_figures(runs, evaluations, 0, 1000)).iloc[0]
+    text = quote.format(mean=row["final"], std=row["final std"])
+    npg_yml = " ".join(line.lstrip("# ") for line in (ROOT / "hyperparams" / "npg.yml").read_text().splitlines())
+    assert text in npg_yml, f"{env}: {text!r} not in hyperparams/npg.yml"
