@@ -142,3 +142,25 @@ def test_three_seed_figures_in_npg_yml_come_from_the_first_three_held_out_seeds(
     text = quote.format(mean=row["final"], std=row["final std"])
     npg_yml = " ".join(line.lstrip("# ") for line in (ROOT / "hyperparams" / "npg.yml").read_text().splitlines())
     assert text in npg_yml, f"{env}: {text!r} not in hyperparams/npg.yml"
+
+
+@pytest.mark.parametrize(
+    "folder, seeds, quote",
+    [
+        ("entry", [100, 101, 102], "this entry {mean:.1f} +- {std:.1f} (python"),
+        ("trial_18", [100, 101, 102], "-385.5 +- 359.1, {mean:.1f} +- {std:.1f};"),
+        ("entry", list(range(100, 106)), "this entry {mean:.1f} +- {std:.1f}, trial 18"),
+        ("trial_18", list(range(100, 106)), "trial 18 {mean:.1f} +- {std:.1f} (between"),
+    ],
+)
+def test_recheck_figures_in_reinforce_yml_match_the_recheck_folders(folder, seeds, quote):
+    """REINFORCE's LunarLander-v3 re-check: the 3- and 6-seed figures reinforce.yml quotes, recomputed from the folders."""
+    figures = load_script("page_figures")
+    path = ROOT / "docs" / "tuning" / "recheck" / "reinforce-LunarLander-v3" / folder
+    runs, evaluations = (pd.read_csv(path / csv) for csv in ("runs.csv", "evaluations.csv"))
+    runs, evaluations = runs[runs["seed"].isin(seeds)], evaluations[evaluations["seed"].isin(seeds)]
+    assert sorted(runs["seed"]) == seeds
+    row = figures.seed_means(figures.seed_figures(runs, evaluations, 0, 1000)).iloc[0]
+    text = quote.format(mean=row["final"], std=row["final std"])
+    reinforce_yml = " ".join(line.lstrip("# ") for line in (ROOT / "hyperparams" / "reinforce.yml").read_text().splitlines())
+    assert text in reinforce_yml, f"{text!r} not in hyperparams/reinforce.yml"
