@@ -147,6 +147,33 @@ def read_targets(env: str, algos: list[str], rev: str | None, folder: str = FOLD
     return {algo: target_kl(RunSpec.from_dict(spec)) for algo, spec in specs.items()}
 
 
+def read_frames(env: str, rev: str | None = None, folder: str = FOLDER, seeds: list[int] | None = None) -> list[pd.DataFrame]:
+    """
+    :param env: environment id, as in ``runs.csv``
+    :param rev: read the CSVs of this git commit instead of the working tree
+    :param folder: a comparison's folder, relative to the repository
+    :param seeds: only these seeds (default: every seed of ``env`` in the folder)
+    :return: the ``runs.csv`` and ``evaluations.csv`` rows of ``env`` (and ``updates.csv``'s, where the folder has
+        one: a re-check folder does not)
+    :raises ValueError: when the folder has no run of ``env``, or none with one of ``seeds``
+    """
+    if rev is None and not (ROOT / folder / "runs.csv").is_file():
+        raise ValueError(f"--folder: no runs.csv in {ROOT / folder}")
+    has_updates = rev is not None or (ROOT / folder / "updates.csv").is_file()
+    names = CSVS if has_updates else CSVS[:2]
+    frames = [pd.read_csv(io.StringIO(read_text(name, rev, folder))) for name in names]
+    frames = [frame[frame["env"] == env] for frame in frames]
+    where = f"{folder}/runs.csv" + (f" at {rev}" if rev else "")
+    if not len(frames[0]):
+        raise ValueError(f"no runs of {env!r} in {where}")
+    if seeds is None:
+        return frames
+    missing = sorted(set(seeds) - set(frames[0]["seed"]))
+    if missing:
+        raise ValueError(f"--seeds: no run of {env!r} with seed {', '.join(map(str, missing))} in {where}")
+    return [frame[frame["seed"].isin(seeds)] for frame in frames]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
     parser.add_argument("env", help="environment id, as in runs.csv")
@@ -156,20 +183,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", help="only these seeds (default: every seed in the folder)")
     args = parser.parse_args()
 
-    if args.rev is None and not (ROOT / args.folder / "runs.csv").is_file():
-        parser.error(f"--folder: no runs.csv in {ROOT / args.folder}")
-    has_updates = args.rev is not None or (ROOT / args.folder / "updates.csv").is_file()
-    names = CSVS if has_updates else CSVS[:2]
-    frames = [pd.read_csv(io.StringIO(read_text(name, args.rev, args.folder))) for name in names]
-    runs, evaluations, *rest = (frame[frame["env"] == args.env] for frame in frames)
-    where = f"{args.folder}/runs.csv" + (f" at {args.rev}" if args.rev else "")
-    if not len(runs):
-        parser.error(f"no runs of {args.env!r} in {where}")
-    if args.seeds is not None:
-        missing = sorted(set(args.seeds) - set(runs["seed"]))
-        if missing:
-            parser.error(f"--seeds: no run of {args.env!r} with seed {', '.join(map(str, missing))} in {where}")
-        runs, evaluations, *rest = (frame[frame["seed"].isin(args.seeds)] for frame in (runs, evaluations, *rest))
+    try:
+        runs, evaluations, *rest = read_frames(args.env, args.rev, args.folder, args.seeds)
+    except ValueError as error:
+        parser.error(str(error))
     time_limit = gym.spec(args.env).max_episode_steps or 0
     pd.set_option("display.width", 200)
     pd.set_option("display.float_format", "{:,.1f}".format)

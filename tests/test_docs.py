@@ -93,74 +93,67 @@ def test_prose_figures_match_the_raw_results():
     assert lunar.loc["trpo", "> 2x target"] == 0 and float(lunar.loc["trpo", "kl max"]) <= 0.01
 
 
+def yml_comments(algo: str) -> str:
+    """:return: ``hyperparams/<algo>.yml`` as one line, comment markers removed, so that quotes can span its lines"""
+    return " ".join(line.lstrip("# ") for line in (ROOT / "hyperparams" / f"{algo}.yml").read_text().splitlines())
+
+
+def recheck_means(algo: str, env: str, name: str, seeds: list[int] | None = None) -> pd.Series:
+    """:return: ``page_figures.py ENV --folder docs/tuning/recheck/<algo>-<env>/<name> [--seeds ...]``'s mean over seeds"""
+    figures = load_script("page_figures")
+    runs, evaluations = figures.read_frames(env, None, f"docs/tuning/recheck/{algo}-{env}/{name}", seeds)
+    return figures.seed_means(figures.seed_figures(runs, evaluations, 0, 1000)).iloc[0]
+
+
 @pytest.mark.parametrize(
-    "env, chosen, quote",
+    "algo, env, chosen, quote",
     [
-        ("HalfCheetah-v4", "trial_11", "last 5 evaluations ({chosen_last5:.0f} against {entry_last5:.0f}"),
-        ("HalfCheetah-v4", "trial_11", "all 20 ({chosen_all:.0f} against {entry_all:.0f}"),
-        ("Hopper-v4", "trial_25", "evaluations ({chosen_last5:.0f} against {entry_last5:.0f}, averaged over the seeds)"),
-        ("Hopper-v4", "trial_25", "every held-out seed ({chosen_all:.0f} against {entry_all:.0f}"),
+        ("npg", "HalfCheetah-v4", "trial_11", "last 5 evaluations ({chosen_last5:.0f} against {entry_last5:.0f}"),
+        ("npg", "HalfCheetah-v4", "trial_11", "all 20 ({chosen_all:.0f} against {entry_all:.0f}"),
+        ("npg", "Hopper-v4", "trial_25", "evaluations ({chosen_last5:.0f} against {entry_last5:.0f}, averaged over"),
+        ("npg", "Hopper-v4", "trial_25", "every held-out seed ({chosen_all:.0f} against {entry_all:.0f}"),
+        ("npg", "Acrobot-v1", "trial_18", "last 5 evaluations ({entry_last5:.1f} against {chosen_last5:.1f} to"),
+        ("npg", "Acrobot-v1", "trial_24", "all 20 ({entry_all:.1f} against {chosen_all:.1f} to"),
+        ("reinforce", "LunarLander-v3", "trial_18", "level ({entry_last5:.1f} against {chosen_last5:.1f}, averaged"),
+        ("reinforce", "LunarLander-v3", "trial_18", "all 20 ({chosen_all:.1f} against {entry_all:.1f}: it learns"),
     ],
 )
-def test_recheck_figures_in_npg_yml_match_the_recheck_folders(env, chosen, quote):
-    """The means over held-out seeds that npg.yml quotes to justify an entry, recomputed by page_figures.py --folder."""
-    figures = load_script("page_figures")
-    folder = ROOT / "docs" / "tuning" / "recheck" / f"npg-{env}"
-    means = {}
-    for name in ("entry", chosen):
-        runs, evaluations = (pd.read_csv(folder / name / csv) for csv in ("runs.csv", "evaluations.csv"))
-        per_seed = figures.seed_figures(runs, evaluations, 0, 1000)
-        means[name] = per_seed[["mean of last 5", "mean of evaluations"]].mean()
+def test_recheck_means_in_the_yml_match_the_recheck_folders(algo, env, chosen, quote):
+    """The means over held-out seeds that a yml quotes to justify an entry, recomputed by page_figures.py --folder."""
+    entry, trial = recheck_means(algo, env, "entry"), recheck_means(algo, env, chosen)
     text = quote.format(
-        chosen_last5=means[chosen]["mean of last 5"],
-        entry_last5=means["entry"]["mean of last 5"],
-        chosen_all=means[chosen]["mean of evaluations"],
-        entry_all=means["entry"]["mean of evaluations"],
+        chosen_last5=trial["mean of last 5"],
+        entry_last5=entry["mean of last 5"],
+        chosen_all=trial["mean of evaluations"],
+        entry_all=entry["mean of evaluations"],
     )
-    npg_yml = " ".join(line.lstrip("# ") for line in (ROOT / "hyperparams" / "npg.yml").read_text().splitlines())
-    assert text in npg_yml, f"{env}: {text!r} not in hyperparams/npg.yml"
+    assert text in yml_comments(algo), f"{env}: {text!r} not in hyperparams/{algo}.yml"
+
+
+FIRST_THREE, ALL_SIX = [100, 101, 102], list(range(100, 106))
 
 
 @pytest.mark.parametrize(
-    "env, folder, quote",
+    "algo, env, name, holds, seeds, quote",
     [
-        ("HalfCheetah-v4", "entry", "TRPO's entry {mean:.1f} +- {std:.1f}"),
-        ("HalfCheetah-v4", "trial_11", "trials 11, 22, 8, 10: {mean:.1f} +- {std:.1f}"),
-        ("Hopper-v4", "entry", "TRPO's entry {mean:.1f} +- {std:.1f}"),
-        ("Hopper-v4", "trial_25", "10: {mean:.1f} +- {std:.1f}"),
+        ("npg", "HalfCheetah-v4", "entry", ALL_SIX, FIRST_THREE, "TRPO's entry {mean:.1f} +- {std:.1f}"),
+        ("npg", "HalfCheetah-v4", "trial_11", ALL_SIX, FIRST_THREE, "trials 11, 22, 8, 10: {mean:.1f} +- {std:.1f}"),
+        ("npg", "Hopper-v4", "entry", ALL_SIX, FIRST_THREE, "TRPO's entry {mean:.1f} +- {std:.1f}"),
+        ("npg", "Hopper-v4", "trial_25", ALL_SIX, FIRST_THREE, "10: {mean:.1f} +- {std:.1f}"),
+        ("npg", "Acrobot-v1", "entry", FIRST_THREE, FIRST_THREE, "this entry {mean:.1f} +- {std:.1f}. The entry"),
+        ("npg", "Acrobot-v1", "trial_24", FIRST_THREE, FIRST_THREE, "18: {mean:.1f} +- {std:.1f}, -78.1"),
+        ("reinforce", "LunarLander-v3", "entry", ALL_SIX, FIRST_THREE, "this entry {mean:.1f} +- {std:.1f} (python"),
+        ("reinforce", "LunarLander-v3", "trial_18", ALL_SIX, FIRST_THREE, "-385.5 +- 359.1, {mean:.1f} +- {std:.1f};"),
+        ("reinforce", "LunarLander-v3", "entry", ALL_SIX, ALL_SIX, "this entry {mean:.1f} +- {std:.1f}, trial 18"),
+        ("reinforce", "LunarLander-v3", "trial_18", ALL_SIX, ALL_SIX, "trial 18 {mean:.1f} +- {std:.1f} (between"),
     ],
 )
-def test_three_seed_figures_in_npg_yml_come_from_the_first_three_held_out_seeds(env, folder, quote):
-    """Folders that hold seeds 100-105: npg.yml's 3-seed figures are page_figures.py --seeds 100 101 102's."""
-    figures = load_script("page_figures")
-    path = ROOT / "docs" / "tuning" / "recheck" / f"npg-{env}" / folder
-    runs, evaluations = (pd.read_csv(path / csv) for csv in ("runs.csv", "evaluations.csv"))
-    assert sorted(runs["seed"]) == list(range(100, 106)), "the folder no longer holds seeds 100-105"
-    seeds = [100, 101, 102]
-    runs, evaluations = runs[runs["seed"].isin(seeds)], evaluations[evaluations["seed"].isin(seeds)]
-    row = figures.seed_means(figures.seed_figures(runs, evaluations, 0, 1000)).iloc[0]
+def test_final_returns_in_the_yml_match_the_recheck_folders(algo, env, name, holds, seeds, quote):
+    """
+    A re-check's final return (mean +- sample std) as the yml quotes it, over the seeds it names: for a folder that
+    holds seeds 100-105, the 3-seed figures are page_figures.py --seeds 100 101 102's.
+    """
+    assert recheck_means(algo, env, name)["seeds"] == len(holds), f"{algo}-{env}/{name} no longer holds seeds {holds}"
+    row = recheck_means(algo, env, name, seeds)
     text = quote.format(mean=row["final"], std=row["final std"])
-    npg_yml = " ".join(line.lstrip("# ") for line in (ROOT / "hyperparams" / "npg.yml").read_text().splitlines())
-    assert text in npg_yml, f"{env}: {text!r} not in hyperparams/npg.yml"
-
-
-@pytest.mark.parametrize(
-    "folder, seeds, quote",
-    [
-        ("entry", [100, 101, 102], "this entry {mean:.1f} +- {std:.1f} (python"),
-        ("trial_18", [100, 101, 102], "-385.5 +- 359.1, {mean:.1f} +- {std:.1f};"),
-        ("entry", list(range(100, 106)), "this entry {mean:.1f} +- {std:.1f}, trial 18"),
-        ("trial_18", list(range(100, 106)), "trial 18 {mean:.1f} +- {std:.1f} (between"),
-    ],
-)
-def test_recheck_figures_in_reinforce_yml_match_the_recheck_folders(folder, seeds, quote):
-    """REINFORCE's LunarLander-v3 re-check: the 3- and 6-seed figures reinforce.yml quotes, recomputed from the folders."""
-    figures = load_script("page_figures")
-    path = ROOT / "docs" / "tuning" / "recheck" / "reinforce-LunarLander-v3" / folder
-    runs, evaluations = (pd.read_csv(path / csv) for csv in ("runs.csv", "evaluations.csv"))
-    runs, evaluations = runs[runs["seed"].isin(seeds)], evaluations[evaluations["seed"].isin(seeds)]
-    assert sorted(runs["seed"]) == seeds
-    row = figures.seed_means(figures.seed_figures(runs, evaluations, 0, 1000)).iloc[0]
-    text = quote.format(mean=row["final"], std=row["final std"])
-    reinforce_yml = " ".join(line.lstrip("# ") for line in (ROOT / "hyperparams" / "reinforce.yml").read_text().splitlines())
-    assert text in reinforce_yml, f"{text!r} not in hyperparams/reinforce.yml"
+    assert text in yml_comments(algo), f"{env}: {text!r} not in hyperparams/{algo}.yml"
