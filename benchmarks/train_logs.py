@@ -7,6 +7,9 @@ large). This script keeps the few columns those figures use, one row per update 
 TRPO (where the update logs one of them), in ``<folder>/updates.csv``:
 
     python benchmarks/train_logs.py [-f docs/benchmark]
+
+A finished run whose ``train.log`` is absent (a fresh checkout holds only the logs of the runs trained in it)
+keeps its rows from the existing ``updates.csv``, so rebuilding after re-running some runs loses nothing.
 """
 
 import argparse
@@ -43,26 +46,58 @@ def read_updates(log: Path) -> list[dict[str, str]]:
     return updates
 
 
+def previous_updates(path: Path) -> dict[tuple[str, str, str], list[dict[str, str]]]:
+    """:return: the rows of an existing ``updates.csv``, by (env, algo, seed); empty if there is none"""
+    runs: dict[tuple[str, str, str], list[dict[str, str]]] = {}
+    if path.is_file():
+        with path.open(newline="") as file:
+            for row in csv.DictReader(file):
+                runs.setdefault((row["env"], row["algo"], row["seed"]), []).append(row)
+    return runs
+
+
+def collect(folder: Path) -> tuple[list[dict[str, str]], dict[str, int]]:
+    """
+    :param folder: a comparison folder
+    :return: the rows of ``updates.csv`` for the folder's finished runs, read from each run's ``train.log`` or,
+        where that is absent, kept from the folder's existing ``updates.csv``; and how many runs took each way
+    """
+    previous = previous_updates(folder / "updates.csv")
+    rows: list[dict[str, str]] = []
+    counts = {"read": 0, "kept": 0, "missing": 0}
+    for spec_file in sorted(folder.glob("*/*/seed_*/spec.json")):
+        spec = json.loads(spec_file.read_text())
+        if spec["algo"] not in ALGOS or not (spec_file.parent / "result.json").is_file():
+            continue
+        run = {"env": spec["env_id"], "algo": spec["algo"], "seed": str(spec["seed"])}
+        log = spec_file.parent / "train.log"
+        if log.is_file():
+            counts["read"] += 1
+            for update in read_updates(log):
+                if any(update.get(column) for column in ("kl", "line_search_success", "std")):
+                    rows.append({**run, **update})
+        elif (run["env"], run["algo"], run["seed"]) in previous:
+            counts["kept"] += 1
+            rows.extend(previous[run["env"], run["algo"], run["seed"]])
+        else:
+            counts["missing"] += 1
+    return rows, counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
     parser.add_argument("-f", "--folder", type=Path, default=Path(__file__).resolve().parent.parent / "docs" / "benchmark")
     args = parser.parse_args()
-    rows = []
-    for spec_file in sorted(args.folder.glob("*/*/seed_*/spec.json")):
-        log = spec_file.parent / "train.log"
-        if not log.is_file() or not (spec_file.parent / "result.json").is_file():
-            continue
-        spec = json.loads(spec_file.read_text())
-        if spec["algo"] not in ALGOS:
-            continue
-        for update in read_updates(log):
-            if any(update.get(column) for column in ("kl", "line_search_success", "std")):
-                rows.append({"env": spec["env_id"], "algo": spec["algo"], "seed": spec["seed"], **update})
+    rows, counts = collect(args.folder)
     with (args.folder / "updates.csv").open("w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    print(f"{len(rows)} updates -> {args.folder / 'updates.csv'}")
+    print(
+        f"{len(rows)} updates -> {args.folder / 'updates.csv'} (runs read from train.log: {counts['read']}, kept from the "
+        f"previous updates.csv: {counts['kept']}, with neither: {counts['missing']}, as for discrete-action REINFORCE and "
+        "VPG, which log no KL or std)"
+    )
 
 
 if __name__ == "__main__":
