@@ -1,5 +1,10 @@
-"""The published figures agree with the raw results they come from, and every hyperparameter entry says how it was chosen."""
+"""
+The published figures agree with the raw results they come from, every hyperparameter entry says how it was chosen,
+and the scripts that build the figures keep them.
+"""
 
+import csv
+import json
 import sys
 
 import pandas as pd
@@ -85,6 +90,12 @@ def test_prose_figures_match_the_raw_results():
     assert (
         f"{float(cheetah.loc['npg', 'kl median']):.3g} for NPG, {float(cheetah.loc['trpo', 'kl median']):.3g} for TRPO" in page
     )
+    # HalfCheetah-v4: VPG's tuned entry, per seed and against TRPO over the 20 evaluations
+    cheetah_seeds = figures.seed_figures(of(runs, "HalfCheetah-v4"), of(evaluations, "HalfCheetah-v4"), 0, 1000)
+    first, second, third = (f"{value:,.0f}" for value in cheetah_seeds[cheetah_seeds["algo"] == "vpg"]["final"])
+    assert f"({first}, {second} and {third}), level with TRPO" in page
+    means = figures.seed_means(cheetah_seeds)["mean of evaluations"]
+    assert f"(mean of the 20 evaluations {means['vpg']:,.0f} against {means['trpo']:,.0f}" in page
     # LunarLander-v3: NPG's tuned entry takes steps without a tail; TRPO's line search keeps its own under target_kl
     lunar = steps("LunarLander-v3")
     npg_updates, kl_median, kl_max = (lunar.loc["npg", key] for key in ("updates", "kl median", "kl max"))
@@ -116,6 +127,11 @@ def recheck_means(algo: str, env: str, name: str, seeds: list[int] | None = None
         ("npg", "Acrobot-v1", "trial_24", "all 20 ({entry_all:.1f} against {chosen_all:.1f} to"),
         ("reinforce", "LunarLander-v3", "trial_18", "level ({entry_last5:.1f} against {chosen_last5:.1f}, averaged"),
         ("reinforce", "LunarLander-v3", "trial_18", "all 20 ({chosen_all:.1f} against {entry_all:.1f}: it learns"),
+        ("vpg", "HalfCheetah-v4", "trial_14", "last 5 evaluations ({chosen_last5:.0f} against"),
+        ("vpg", "HalfCheetah-v4", "trial_23", "against {chosen_last5:.0f} for trial 23,"),
+        ("vpg", "HalfCheetah-v4", "trial_20", "{chosen_last5:.0f} for trial 20, {entry_last5:.0f} for the untuned"),
+        ("vpg", "HalfCheetah-v4", "trial_23", "over all 20 ({chosen_all:.0f} against"),
+        ("vpg", "HalfCheetah-v4", "trial_14", "against {chosen_all:.0f}). The entry is trial 14"),
     ],
 )
 def test_recheck_means_in_the_yml_match_the_recheck_folders(algo, env, chosen, quote):
@@ -146,6 +162,10 @@ FIRST_THREE, ALL_SIX = [100, 101, 102], list(range(100, 106))
         ("reinforce", "LunarLander-v3", "trial_18", ALL_SIX, FIRST_THREE, "-385.5 +- 359.1, {mean:.1f} +- {std:.1f};"),
         ("reinforce", "LunarLander-v3", "entry", ALL_SIX, ALL_SIX, "this entry {mean:.1f} +- {std:.1f}, trial 18"),
         ("reinforce", "LunarLander-v3", "trial_18", ALL_SIX, ALL_SIX, "trial 18 {mean:.1f} +- {std:.1f} (between"),
+        ("vpg", "HalfCheetah-v4", "entry", FIRST_THREE, FIRST_THREE, "untuned entry {mean:.1f} +- {std:.1f}. Trial"),
+        ("vpg", "HalfCheetah-v4", "trial_14", FIRST_THREE, FIRST_THREE, "trials 14, 23, 20: {mean:.1f} +- {std:.1f},"),
+        ("vpg", "HalfCheetah-v4", "trial_23", FIRST_THREE, FIRST_THREE, "3020.1 +- 1535.8, {mean:.1f} +- {std:.1f},"),
+        ("vpg", "HalfCheetah-v4", "trial_20", FIRST_THREE, FIRST_THREE, "973.1, {mean:.1f} +- {std:.1f}; the untuned"),
     ],
 )
 def test_final_returns_in_the_yml_match_the_recheck_folders(algo, env, name, holds, seeds, quote):
@@ -157,3 +177,39 @@ def test_final_returns_in_the_yml_match_the_recheck_folders(algo, env, name, hol
     row = recheck_means(algo, env, name, seeds)
     text = quote.format(mean=row["final"], std=row["final std"])
     assert text in yml_comments(algo), f"{env}: {text!r} not in hyperparams/{algo}.yml"
+
+
+def test_train_logs_reads_logs_and_keeps_the_rows_of_runs_without_one(tmp_path):
+    """A fresh checkout has only the train.log of the runs trained in it: updates.csv must keep the others' rows."""
+    train_logs = load_script("train_logs")
+    update = "\n".join(["-" * 20, "| train/ |  |", "|    kl_divergence | 0.0042 |", "|    n_updates | 7 |"])
+    update += "\n".join(["", "| time/ |  |", "|    total_timesteps | 4096 |", "-" * 20, ""])
+
+    def run(env: str, algo: str, seed: int, log: str | None, finished: bool = True) -> None:
+        folder = tmp_path / env / algo / f"seed_{seed}"
+        folder.mkdir(parents=True)
+        (folder / "spec.json").write_text(json.dumps({"env_id": env, "algo": algo, "seed": seed}))
+        if finished:
+            (folder / "result.json").write_text("{}")
+        if log is not None:
+            (folder / "train.log").write_text(log)
+
+    run("Pendulum-v1", "npg", 0, update * 2)  # re-trained here: read from its log
+    run("Pendulum-v1", "npg", 1, None)  # trained elsewhere: kept
+    run("Pendulum-v1", "trpo", 0, None)  # neither a log nor earlier rows
+    run("Pendulum-v1", "ppo", 0, update)  # not an algorithm updates.csv covers
+    run("Pendulum-v1", "npg", 2, update, finished=False)  # unfinished
+    old = {"total_timesteps": "8", "n_updates": "1", "kl": "0.5", "line_search_success": "", "std": ""}
+    with (tmp_path / "updates.csv").open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=train_logs.COLUMNS)
+        writer.writeheader()
+        for seed in (0, 1, 9):  # seed 0's rows are replaced by its log, seed 9 is no longer in the folder
+            writer.writerow({"env": "Pendulum-v1", "algo": "npg", "seed": seed, **old})
+
+    rows, counts = train_logs.collect(tmp_path)
+    assert counts == {"read": 1, "kept": 1, "missing": 1}
+    assert [(row["seed"], row["n_updates"], row["kl"], row["total_timesteps"]) for row in rows] == [
+        ("0", "7", "0.0042", "4096"),
+        ("0", "7", "0.0042", "4096"),
+        ("1", "1", "0.5", "8"),
+    ]
