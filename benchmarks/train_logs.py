@@ -69,16 +69,16 @@ def collect(folder: Path) -> tuple[list[dict[str, str]], dict[str, int]]:
         spec = json.loads(spec_file.read_text())
         if spec["algo"] not in ALGOS or not (spec_file.parent / "result.json").is_file():
             continue
-        run = {"env": spec["env_id"], "algo": spec["algo"], "seed": str(spec["seed"])}
+        key = (spec["env_id"], spec["algo"], str(spec["seed"]))
         log = spec_file.parent / "train.log"
         if log.is_file():
             counts["read"] += 1
             for update in read_updates(log):
                 if any(update.get(column) for column in ("kl", "line_search_success", "std")):
-                    rows.append({**run, **update})
-        elif (run["env"], run["algo"], run["seed"]) in previous:
+                    rows.append({"env": key[0], "algo": key[1], "seed": key[2], **update})
+        elif key in previous:
             counts["kept"] += 1
-            rows.extend(previous[run["env"], run["algo"], run["seed"]])
+            rows.extend(previous[key])
         else:
             counts["missing"] += 1
     return rows, counts
