@@ -155,6 +155,12 @@ def test_report_only_rebuilds_the_same_report(comparison, capsys, tmp_path):
     printed = capsys.readouterr().out
     assert "| algorithm | runs | final return (mean ± std) |" in printed and f"{ENV} ({BUDGET:,} steps per run)" in printed
 
+    # It reports every run in the folder: a training flag would have no effect, so it is refused
+    for extra in (["--seeds", "2"], ["--env", ENV], ["--", "--vec-env", "subproc"]):
+        with pytest.raises(SystemExit):
+            main(["--report-only", "-f", str(out), *extra])
+        assert "--report-only reports every run in --folder and trains nothing: drop " + extra[0] in capsys.readouterr().err
+
     # The same report from a copy of the run folders made elsewhere (e.g. the files a Ray task sends back)
     copy = tmp_path / "copy"
     for spec_file in out.glob("*/*/seed_*/spec.json"):

@@ -173,7 +173,8 @@ def test_final_returns_in_the_yml_match_the_recheck_folders(algo, env, name, hol
     A re-check's final return (mean +- sample std) as the yml quotes it, over the seeds it names: for a folder that
     holds seeds 100-105, the 3-seed figures are page_figures.py --seeds 100 101 102's.
     """
-    assert recheck_means(algo, env, name)["seeds"] == len(holds), f"{algo}-{env}/{name} no longer holds seeds {holds}"
+    runs = load_script("page_figures").read_frames(env, None, f"docs/tuning/recheck/{algo}-{env}/{name}")[0]
+    assert sorted(runs["seed"]) == holds, f"{algo}-{env}/{name} holds seeds {sorted(runs['seed'])}, not {holds}"
     row = recheck_means(algo, env, name, seeds)
     text = quote.format(mean=row["final"], std=row["final std"])
     assert text in yml_comments(algo), f"{env}: {text!r} not in hyperparams/{algo}.yml"

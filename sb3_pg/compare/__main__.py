@@ -106,7 +106,19 @@ def main(argv: list[str] | None = None) -> int:
     # A SIGTERM (kill, a batch system) stops the runs' processes as Ctrl-C does
     signal.signal(signal.SIGTERM, terminate)
 
-    if not args.report_only:
+    if args.report_only:
+        # The report covers every run in the folder: a training flag would be silently ignored
+        report_flags = {"folder", "reps", "report_only", "no_progress", "help"}
+        ignored = [
+            action.option_strings[-1]
+            for action in parser._actions
+            if action.dest not in report_flags and getattr(args, action.dest) != action.default
+        ]
+        if ignored or zoo_args:
+            parser.error(
+                f"--report-only reports every run in --folder and trains nothing: drop {', '.join(ignored or ['--'])}"
+            )
+    else:
         from sb3_pg.compare.api import run_grid
         from sb3_pg.compare.grid import make_grid
 
