@@ -96,6 +96,15 @@ def test_prose_figures_match_the_raw_results():
     assert f"({first}, {second} and {third}), level with TRPO" in page
     means = figures.seed_means(cheetah_seeds)["mean of evaluations"]
     assert f"(mean of the 20 evaluations {means['vpg']:,.0f} against {means['trpo']:,.0f}" in page
+    # Walker2d-v4: VPG's tuned entry, per seed, against PPO over the 20 evaluations, and its late seed
+    walker_seeds = figures.seed_figures(of(runs, "Walker2d-v4"), of(evaluations, "Walker2d-v4"), 0, 1000)
+    walker_vpg = walker_seeds[walker_seeds["algo"] == "vpg"]
+    first, second, third = (f"{value:,.0f}" for value in walker_vpg["final"])
+    assert f"({first}, {second} and {third}), below PPO" in page
+    means = figures.seed_means(walker_seeds)["mean of evaluations"]
+    assert f"(mean of the 20 evaluations {means['vpg']:,.0f} against {means['ppo']:,.0f}" in page
+    assert list(walker_vpg["at time limit from 0"])[:2] == ["15 of 20", "8 of 20"] and "in 15 and 8 of the 20" in page
+    assert f"({walker_vpg['mean of last 5'].iloc[2]:,.0f} over the last 5 evaluations, {third} at the end)" in page
     # LunarLander-v3: NPG's tuned entry takes steps without a tail; TRPO's line search keeps its own under target_kl
     lunar = steps("LunarLander-v3")
     npg_updates, kl_median, kl_max = (lunar.loc["npg", key] for key in ("updates", "kl median", "kl max"))
@@ -132,6 +141,11 @@ def recheck_means(algo: str, env: str, name: str, seeds: list[int] | None = None
         ("vpg", "HalfCheetah-v4", "trial_20", "{chosen_last5:.0f} for trial 20, {entry_last5:.0f} for the untuned"),
         ("vpg", "HalfCheetah-v4", "trial_23", "over all 20 ({chosen_all:.0f} against"),
         ("vpg", "HalfCheetah-v4", "trial_14", "against {chosen_all:.0f}). The entry is trial 14"),
+        ("vpg", "Walker2d-v4", "trial_10", "last 5 evaluations ({chosen_last5:.0f} against"),
+        ("vpg", "Walker2d-v4", "trial_14", "against {chosen_last5:.0f}, {entry_last5:.0f} for the untuned"),
+        ("vpg", "Walker2d-v4", "trial_14", "trial 14 leads ({chosen_all:.0f} against"),
+        ("vpg", "Walker2d-v4", "trial_10", "against {chosen_all:.0f}, {entry_all:.0f} for the untuned"),
+        ("vpg", "Walker2d-v4", "trial_24", "two seeds ({chosen_last5:.0f} over the last 5, {chosen_all:.0f} over all 20)"),
     ],
 )
 def test_recheck_means_in_the_yml_match_the_recheck_folders(algo, env, chosen, quote):
@@ -166,6 +180,10 @@ FIRST_THREE, ALL_SIX = [100, 101, 102], list(range(100, 106))
         ("vpg", "HalfCheetah-v4", "trial_14", FIRST_THREE, FIRST_THREE, "trials 14, 23, 20: {mean:.1f} +- {std:.1f},"),
         ("vpg", "HalfCheetah-v4", "trial_23", FIRST_THREE, FIRST_THREE, "3020.1 +- 1535.8, {mean:.1f} +- {std:.1f},"),
         ("vpg", "HalfCheetah-v4", "trial_20", FIRST_THREE, FIRST_THREE, "973.1, {mean:.1f} +- {std:.1f}; the untuned"),
+        ("vpg", "Walker2d-v4", "entry", FIRST_THREE, FIRST_THREE, "untuned entry {mean:.1f} +- {std:.1f}. Trial"),
+        ("vpg", "Walker2d-v4", "trial_14", FIRST_THREE, FIRST_THREE, "trials 14, 10: {mean:.1f} +- {std:.1f},"),
+        ("vpg", "Walker2d-v4", "trial_10", FIRST_THREE, FIRST_THREE, "391.2, {mean:.1f} +- {std:.1f}; the untuned"),
+        ("vpg", "Walker2d-v4", "trial_24", [100, 101], [100, 101], "1323.2 ({mean:.1f} +- {std:.1f}), after"),
     ],
 )
 def test_final_returns_in_the_yml_match_the_recheck_folders(algo, env, name, holds, seeds, quote):
