@@ -114,10 +114,9 @@ def main(argv: list[str] | None = None) -> int:
             for action in parser._actions
             if action.dest not in report_flags and getattr(args, action.dest) != action.default
         ]
-        if ignored or zoo_args:
-            parser.error(
-                f"--report-only reports every run in --folder and trains nothing: drop {', '.join(ignored or ['--'])}"
-            )
+        ignored += ["--"] if zoo_args else []
+        if ignored:
+            parser.error(f"--report-only reports every run in --folder and trains nothing: drop {', '.join(ignored)}")
     else:
         from sb3_pg.compare.api import run_grid
         from sb3_pg.compare.grid import make_grid
