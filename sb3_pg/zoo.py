@@ -2,9 +2,9 @@
 Make sb3_pg's algorithms first-class RL Zoo algorithms.
 
 :func:`register` adds ``reinforce``, ``vpg`` and ``npg`` to rl-zoo3's algorithm table and to its Optuna samplers
-(``HYPERPARAMS_SAMPLER``, and ``HYPERPARAMS_CONVERTER`` for ``--trial-id``); :func:`hyperparams_file` gives the
-hyperparameter file an algorithm trains with, and :func:`zoo_argv` the command line that rl-zoo3's ``train.py``
-must see for it (``python -m sb3_pg.train`` uses both).
+(``HYPERPARAMS_SAMPLER``, and ``HYPERPARAMS_CONVERTER`` for ``--trial-id``, which it makes load trial 0 too);
+:func:`hyperparams_file` gives the hyperparameter file an algorithm trains with, and :func:`zoo_argv` the command
+line that rl-zoo3's ``train.py`` must see for it (``python -m sb3_pg.train`` uses both).
 
 The samplers follow the zoo's ``sample_trpo_params`` and ``sample_a2c_params``: sizes are sampled as powers of
 two, ``gamma`` and ``gae_lambda`` as ``1 - x`` on a log scale, the network as a named size. Each sampled
@@ -15,6 +15,7 @@ this module imports rl-zoo3 only when a function needs it.
 """
 
 import argparse
+import functools
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -262,11 +263,46 @@ HYPERPARAMS_SAMPLER = {"reinforce": sample_reinforce_params, "vpg": sample_vpg_p
 HYPERPARAMS_CONVERTER = {"reinforce": convert_reinforce_params, "vpg": convert_critic_params, "npg": convert_critic_params}
 
 
+class _TrialNumber(int):
+    """A trial number that is true even when it is 0 (see :func:`_load_trial_zero`)."""
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def _load_trial_zero() -> None:
+    """
+    Make ``--trial-id 0`` load trial 0. rl-zoo3 (2.x) loads a stored trial only ``if self.storage and
+    self.study_name and self.trial_id``, so trial 0, a study's first (often an enqueued warm start), was silently
+    ignored and the entry's own hyperparameters trained instead (the same test is behind DLR-RM/rl-baselines3-zoo#498).
+    ``ExperimentManager.read_hyperparameters`` is wrapped to see trial 0 as a true value; any other id, and no id,
+    behave as in the zoo. Idempotent.
+    """
+    from rl_zoo3.exp_manager import ExperimentManager
+
+    read_hyperparameters = ExperimentManager.read_hyperparameters
+    if getattr(read_hyperparameters, "_loads_trial_zero", False):
+        return
+
+    @functools.wraps(read_hyperparameters)
+    def wrapper(self: ExperimentManager) -> tuple[dict[str, Any], dict[str, Any]]:
+        if self.trial_id is not None and self.trial_id == 0:
+            self.trial_id = _TrialNumber(0)
+        return read_hyperparameters(self)
+
+    wrapper._loads_trial_zero = True  # type: ignore[attr-defined]
+    ExperimentManager.read_hyperparameters = wrapper  # type: ignore[method-assign]
+
+
 def register() -> None:
-    """Add the new algorithms to rl-zoo3's tables: algorithms, Optuna samplers and converters (idempotent)."""
+    """
+    Add the new algorithms to rl-zoo3's tables: algorithms, Optuna samplers and converters; and make
+    ``--trial-id 0`` load trial 0 (:func:`_load_trial_zero`). Idempotent.
+    """
     from rl_zoo3 import hyperparams_opt
     from rl_zoo3.utils import ALGOS
 
     ALGOS.update(NEW_ALGOS)
     hyperparams_opt.HYPERPARAMS_SAMPLER.update(HYPERPARAMS_SAMPLER)
     hyperparams_opt.HYPERPARAMS_CONVERTER.update(HYPERPARAMS_CONVERTER)
+    _load_trial_zero()

@@ -190,26 +190,29 @@ def test_optimize(tmp_path, algo):
     assert list((tmp_path / "logs" / algo).glob("report_CartPole-v1_2-trials-256-*.csv"))
 
     if algo == "npg":
-        # --trial-id reads a stored trial's hyperparameters back through HYPERPARAMS_CONVERTER (trial 1: the zoo
-        # ignores --trial-id 0, since it tests `if self.trial_id`)
+        # --trial-id reads a stored trial's hyperparameters back through HYPERPARAMS_CONVERTER; trial 0 too, which
+        # the zoo alone ignores (it tests `if self.trial_id`) and trains the yml entry instead
         from rl_zoo3.exp_manager import ExperimentManager
 
         zoo.register()  # in this process, not only in the CLI's: the test must not depend on which ran before it
-        config, params = zoo.hyperparams_file(algo), trials[1].params
-        manager = ExperimentManager(
-            argparse.Namespace(),
-            algo,
-            "CartPole-v1",
-            str(tmp_path),
-            storage=storage,
-            study_name=algo,
-            trial_id=1,
-            config=config,
-        )
-        hyperparams, _ = manager.read_hyperparameters()
-        assert (hyperparams["target_kl"], hyperparams["cg_damping"]) == (params["target_kl"], params["cg_damping"])
-        assert hyperparams["n_steps"] == 2 ** params["n_steps_pow"]
-        assert hyperparams["batch_size"] <= hyperparams["n_steps"]
+        config = zoo.hyperparams_file(algo)
+        for trial in trials:
+            params = trial.params
+            manager = ExperimentManager(
+                argparse.Namespace(),
+                algo,
+                "CartPole-v1",
+                str(tmp_path),
+                storage=storage,
+                study_name=algo,
+                trial_id=trial.number,
+                config=config,
+            )
+            hyperparams, saved = manager.read_hyperparameters()
+            assert (hyperparams["target_kl"], hyperparams["cg_damping"]) == (params["target_kl"], params["cg_damping"])
+            assert saved["target_kl"] == params["target_kl"], f"trial {trial.number} not loaded"
+            assert hyperparams["n_steps"] == 2 ** params["n_steps_pow"]
+            assert hyperparams["batch_size"] <= hyperparams["n_steps"]
 
 
 @pytest.mark.parametrize("storage_kind", ["sqlite", "journal"])
