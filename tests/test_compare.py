@@ -362,3 +362,27 @@ def test_seed_curves_align_different_evaluation_steps():
     steps, returns = seed_curves(rows)
     np.testing.assert_array_equal(steps, [150, 250])
     np.testing.assert_allclose(returns, [[1.5, 2.5], [10.0, 20.0]])
+
+
+def test_interval_estimates_are_seeded_and_per_algorithm():
+    """
+    rliable resamples with NumPy's global generator: the intervals must not depend on its state, nor on which
+    other algorithms are in the table, and the caller's global state must be left as it was.
+    """
+    from rliable import metrics
+
+    from sb3_pg.compare.plots import interval_estimates
+
+    rng = np.random.default_rng(1)
+    scores = {algo: rng.normal(size=(5, 1)) for algo in ("vpg", "npg", "trpo")}
+    iqm = lambda values: np.array([metrics.aggregate_iqm(values)])  # noqa: E731
+    np.random.seed(7)
+    first = interval_estimates(scores, iqm, 2000)[1]
+    assert np.random.rand() == np.random.RandomState(7).rand(), "the global generator's state was changed"
+    np.random.seed(123)
+    again = interval_estimates(scores, iqm, 2000)[1]
+    alone = interval_estimates({"trpo": scores["trpo"]}, iqm, 2000)[1]
+    for algo in scores:
+        np.testing.assert_array_equal(again[algo], first[algo])
+    np.testing.assert_array_equal(alone["trpo"], first["trpo"])
+    assert all(first[algo][0, 0] < first[algo][1, 0] for algo in scores)

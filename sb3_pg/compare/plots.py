@@ -15,17 +15,34 @@ def interval_estimates(
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """
     rliable's stratified bootstrap (``get_interval_estimates``), 95% percentile intervals, seeded so that a
-    report rebuilt from the same runs has the same numbers.
+    report rebuilt from the same runs has the same numbers, and each algorithm's interval depends on its own
+    scores only.
+
+    rliable's ``StratifiedBootstrap`` draws its resamples from NumPy's global generator (``np.random.choice`` in
+    ``update_indices``), not from the ``random_state`` it is given: each algorithm is bootstrapped alone, with the
+    global generator seeded, and the caller's global state is restored afterwards.
 
     :param scores: an array ``(runs, tasks, ...)`` per algorithm
     :param func: the aggregate, a 1-D array of the scores
     :param reps: bootstrap replications
     :return: ``(point estimates, intervals)``, the intervals of shape ``(2, ...)``
     """
-    with warnings.catch_warnings():
-        # rliable passes a RandomState to arch, which arch deprecates
-        warnings.filterwarnings("ignore", message="random_state is deprecated", category=FutureWarning)
-        return rly.get_interval_estimates(scores, func, reps=reps, random_state=np.random.RandomState(0))
+    points: dict[str, np.ndarray] = {}
+    intervals: dict[str, np.ndarray] = {}
+    state = np.random.get_state()
+    try:
+        with warnings.catch_warnings():
+            # rliable passes a RandomState to arch, which arch deprecates
+            warnings.filterwarnings("ignore", message="random_state is deprecated", category=FutureWarning)
+            for key, value in scores.items():
+                np.random.seed(0)
+                point, interval = rly.get_interval_estimates(
+                    {key: value}, func, reps=reps, random_state=np.random.RandomState(0)
+                )
+                points[key], intervals[key] = point[key], interval[key]
+    finally:
+        np.random.set_state(state)
+    return points, intervals
 
 
 def seed_curves(evaluations: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
