@@ -105,6 +105,19 @@ def test_prose_figures_match_the_raw_results():
     assert f"(mean of the 20 evaluations {means['vpg']:,.0f} against {means['ppo']:,.0f}" in page
     assert list(walker_vpg["at time limit from 0"])[:2] == ["15 of 20", "8 of 20"] and "in 15 and 8 of the 20" in page
     assert f"({walker_vpg['mean of last 5'].iloc[2]:,.0f} over the last 5 evaluations, {third} at the end)" in page
+    # Hopper-v4: VPG's tuned entry, per seed, against TRPO over the 20 evaluations, and its evaluation episodes
+    hopper_seeds = figures.seed_figures(of(runs, "Hopper-v4"), of(evaluations, "Hopper-v4"), 0, 1000)
+    hopper_vpg = hopper_seeds[hopper_seeds["algo"] == "vpg"]
+    first, second, third = (f"{value:,.0f}" for value in hopper_vpg["final"])
+    assert f"({first}, {second} and {third}), up from" in page
+    counts = [value.split(" of ")[0] for value in hopper_vpg["at time limit from 0"]]
+    assert f"in {counts[0]}, {counts[1]} and {counts[2]} of its 20 evaluations every episode" in page
+    means = figures.seed_means(hopper_seeds)["mean of evaluations"]
+    assert f"(mean of the 20 evaluations {means['vpg']:,.0f} against {means['trpo']:,.0f})" in page
+    npg_finals = hopper_seeds[hopper_seeds["algo"] == "npg"]["final"].to_numpy()
+    assert list(npg_finals > hopper_vpg["final"].to_numpy()) == [True, True, False]
+    assert "NPG ends higher on seeds 0 and 1" in page
+    assert f"episodes last {hopper_vpg['episode length (mean)'].mean():.0f} steps on average" in page
     # LunarLander-v3: NPG's tuned entry takes steps without a tail; TRPO's line search keeps its own under target_kl
     lunar = steps("LunarLander-v3")
     npg_updates, kl_median, kl_max = (lunar.loc["npg", key] for key in ("updates", "kl median", "kl max"))
@@ -146,6 +159,8 @@ def recheck_means(algo: str, env: str, name: str, seeds: list[int] | None = None
         ("vpg", "Walker2d-v4", "trial_14", "trial 14 leads ({chosen_all:.0f} against"),
         ("vpg", "Walker2d-v4", "trial_10", "against {chosen_all:.0f}, {entry_all:.0f} for the untuned"),
         ("vpg", "Walker2d-v4", "trial_24", "two seeds ({chosen_last5:.0f} over the last 5, {chosen_all:.0f} over all 20)"),
+        ("vpg", "Hopper-v4", "trial_0", "last 5 evaluations ({chosen_last5:.0f} against {entry_last5:.0f}) and over"),
+        ("vpg", "Hopper-v4", "trial_0", "all 20 ({chosen_all:.0f} against {entry_all:.0f}); in 11, 14"),
     ],
 )
 def test_recheck_means_in_the_yml_match_the_recheck_folders(algo, env, chosen, quote):
@@ -184,6 +199,8 @@ FIRST_THREE, ALL_SIX = [100, 101, 102], list(range(100, 106))
         ("vpg", "Walker2d-v4", "trial_14", FIRST_THREE, FIRST_THREE, "trials 14, 10: {mean:.1f} +- {std:.1f},"),
         ("vpg", "Walker2d-v4", "trial_10", FIRST_THREE, FIRST_THREE, "391.2, {mean:.1f} +- {std:.1f}; the untuned"),
         ("vpg", "Walker2d-v4", "trial_24", [100, 101], [100, 101], "1323.2 ({mean:.1f} +- {std:.1f}), after"),
+        ("vpg", "Hopper-v4", "trial_0", FIRST_THREE, FIRST_THREE, "trial 0 {mean:.1f} +- {std:.1f}, the untuned"),
+        ("vpg", "Hopper-v4", "entry", FIRST_THREE, FIRST_THREE, "the untuned entry {mean:.1f} +- {std:.1f}. Trial 0"),
     ],
 )
 def test_final_returns_in_the_yml_match_the_recheck_folders(algo, env, name, holds, seeds, quote):
@@ -196,6 +213,24 @@ def test_final_returns_in_the_yml_match_the_recheck_folders(algo, env, name, hol
     row = recheck_means(algo, env, name, seeds)
     text = quote.format(mean=row["final"], std=row["final std"])
     assert text in yml_comments(algo), f"{env}: {text!r} not in hyperparams/{algo}.yml"
+
+
+def test_vpg_hopper_recheck_seeds_in_the_yml_match_the_recheck_folders():
+    """VPG Hopper-v4's per-seed final returns and time-limit counts on seeds 100-102, as vpg.yml quotes them."""
+    figures = load_script("page_figures")
+
+    def seeds(name: str) -> pd.DataFrame:
+        runs, evaluations = figures.read_frames("Hopper-v4", None, f"docs/tuning/recheck/vpg-Hopper-v4/{name}", None)
+        return figures.seed_figures(runs, evaluations, 0, 1000).sort_values("seed")
+
+    trial, entry = seeds("trial_0"), seeds("entry")
+    finals = [", ".join(f"{value:.0f}" for value in frame["final"].iloc[:2]) for frame in (trial, entry)]
+    lasts = [f"{frame['final'].iloc[2]:.0f}" for frame in (trial, entry)]
+    quote = f"every seed ({finals[0]} and {lasts[0]} against {finals[1]} and {lasts[1]})"
+    assert quote in yml_comments("vpg"), quote
+    counts = [value.split(" of ")[0] for value in trial["at time limit from 0"]]
+    assert f"in {counts[0]}, {counts[1]} and {counts[2]} of its 20 evaluations" in yml_comments("vpg")
+    assert set(entry["at time limit from 0"]) == {"0 of 20"} and "in none of the untuned entry's" in yml_comments("vpg")
 
 
 def test_train_logs_reads_logs_and_keeps_the_rows_of_runs_without_one(tmp_path):
