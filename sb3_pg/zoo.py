@@ -286,7 +286,7 @@ def _load_trial_zero() -> None:
 
     @functools.wraps(read_hyperparameters)
     def wrapper(self: ExperimentManager) -> tuple[dict[str, Any], dict[str, Any]]:
-        if self.trial_id is not None and self.trial_id == 0:
+        if self.trial_id == 0:
             self.trial_id = _TrialNumber(0)
         return read_hyperparameters(self)
 
