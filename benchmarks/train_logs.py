@@ -61,10 +61,12 @@ def collect(folder: Path) -> tuple[list[dict[str, str]], dict[str, int]]:
     :param folder: a comparison folder
     :return: the rows of ``updates.csv`` for the folder's finished runs, read from each run's ``train.log`` or,
         where that is absent, kept from the folder's existing ``updates.csv``; and how many runs took each way
+        (``lost``: runs with neither, though another seed of their (env, algo) has rows)
     """
     previous = previous_updates(folder / "updates.csv")
     rows: list[dict[str, str]] = []
-    counts = {"read": 0, "kept": 0, "missing": 0}
+    counts = {"read": 0, "kept": 0}
+    missing: list[tuple[str, str, str]] = []
     for spec_file in sorted(folder.glob("*/*/seed_*/spec.json")):
         spec = json.loads(spec_file.read_text())
         if spec["algo"] not in ALGOS or not (spec_file.parent / "result.json").is_file():
@@ -80,7 +82,12 @@ def collect(folder: Path) -> tuple[list[dict[str, str]], dict[str, int]]:
             counts["kept"] += 1
             rows.extend(previous[key])
         else:
-            counts["missing"] += 1
+            missing.append(key)
+    # A run with neither has no rows to keep: expected where no seed of its (env, algo) has any (discrete-action
+    # REINFORCE and VPG log no KL or std), a lost train.log where another seed has some
+    with_rows = {(row["env"], row["algo"]) for row in rows}
+    counts["lost"] = sum(key[:2] in with_rows for key in missing)
+    counts["missing"] = len(missing) - counts["lost"]
     return rows, counts
 
 
@@ -98,6 +105,11 @@ def main() -> None:
         f"previous updates.csv: {counts['kept']}, with neither: {counts['missing']}, as for discrete-action REINFORCE and "
         "VPG, which log no KL or std)"
     )
+    if counts["lost"]:
+        raise SystemExit(
+            f"{counts['lost']} finished runs have no train.log and no rows in the previous updates.csv either, though other "
+            "seeds of their (env, algo) have rows: their rows were lost: train them again here, or restore updates.csv"
+        )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from scipy import stats
 
 from sb3_pg.compare import grid as grid_module
 from sb3_pg.compare import runner
-from sb3_pg.compare.__main__ import main
+from sb3_pg.compare.__main__ import main, make_parser
 from sb3_pg.compare.grid import RunSpec, make_grid, parse_hyperparams, run_dir_of, zoo_budget
 from sb3_pg.compare.plots import seed_curves
 from sb3_pg.compare.report import build_report
@@ -160,6 +160,10 @@ def test_report_only_rebuilds_the_same_report(comparison, capsys, tmp_path):
         with pytest.raises(SystemExit):
             main(["--report-only", "-f", str(out), *extra])
         assert "--report-only reports every run in --folder and trains nothing: drop " + extra[0] in capsys.readouterr().err
+    # The refusal names a flag by its dest: every flag's long name must be its dest with dashes
+    parser = make_parser()
+    help_text = parser.format_help()
+    assert all(f"--{dest.replace('_', '-')} " in help_text for dest in vars(parser.parse_args([])))
 
     # The same report from a copy of the run folders made elsewhere (e.g. the files a Ray task sends back)
     copy = tmp_path / "copy"

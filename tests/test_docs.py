@@ -250,7 +250,8 @@ def test_train_logs_reads_logs_and_keeps_the_rows_of_runs_without_one(tmp_path):
 
     run("Pendulum-v1", "npg", 0, update * 2)  # re-trained here: read from its log
     run("Pendulum-v1", "npg", 1, None)  # trained elsewhere: kept
-    run("Pendulum-v1", "trpo", 0, None)  # neither a log nor earlier rows
+    run("Pendulum-v1", "trpo", 0, None)  # neither a log nor earlier rows, as no other TRPO run: none expected
+    run("Pendulum-v1", "npg", 3, None)  # neither, though other NPG seeds have rows: lost
     run("Pendulum-v1", "ppo", 0, update)  # not an algorithm updates.csv covers
     run("Pendulum-v1", "npg", 2, update, finished=False)  # unfinished
     old = {"total_timesteps": "8", "n_updates": "1", "kl": "0.5", "line_search_success": "", "std": ""}
@@ -261,7 +262,7 @@ def test_train_logs_reads_logs_and_keeps_the_rows_of_runs_without_one(tmp_path):
             writer.writerow({"env": "Pendulum-v1", "algo": "npg", "seed": seed, **old})
 
     rows, counts = train_logs.collect(tmp_path)
-    assert counts == {"read": 1, "kept": 1, "missing": 1}
+    assert counts == {"read": 1, "kept": 1, "missing": 1, "lost": 1}
     assert [(row["seed"], row["n_updates"], row["kl"], row["total_timesteps"]) for row in rows] == [
         ("0", "7", "0.0042", "4096"),
         ("0", "7", "0.0042", "4096"),

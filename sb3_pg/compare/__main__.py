@@ -109,10 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.report_only:
         # The report covers every run in the folder: a training flag would be silently ignored
         report_flags = {"folder", "reps", "report_only", "no_progress", "help"}
+        # Every flag's long name is its dest with dashes
         ignored = [
-            action.option_strings[-1]
-            for action in parser._actions
-            if action.dest not in report_flags and getattr(args, action.dest) != action.default
+            "--" + dest.replace("_", "-")
+            for dest, value in vars(args).items()
+            if dest not in report_flags and value != parser.get_default(dest)
         ]
         ignored += ["--"] if zoo_args else []
         if ignored:
