@@ -161,6 +161,8 @@ def recheck_means(algo: str, env: str, name: str, seeds: list[int] | None = None
         ("vpg", "Walker2d-v4", "trial_24", "two seeds ({chosen_last5:.0f} over the last 5, {chosen_all:.0f} over all 20)"),
         ("vpg", "Hopper-v4", "trial_0", "last 5 evaluations ({chosen_last5:.0f} against {entry_last5:.0f}) and over"),
         ("vpg", "Hopper-v4", "trial_0", "all 20 ({chosen_all:.0f} against {entry_all:.0f}); in 11, 14"),
+        ("npg", "Walker2d-v4", "trial_8", "last 5 evaluations ({chosen_last5:.0f} against {entry_last5:.0f}, averaged over"),
+        ("npg", "Walker2d-v4", "trial_8", "of all 20 ({chosen_all:.0f} against {entry_all:.0f}; python"),
     ],
 )
 def test_recheck_means_in_the_yml_match_the_recheck_folders(algo, env, chosen, quote):
@@ -175,7 +177,7 @@ def test_recheck_means_in_the_yml_match_the_recheck_folders(algo, env, chosen, q
     assert text in yml_comments(algo), f"{env}: {text!r} not in hyperparams/{algo}.yml"
 
 
-FIRST_THREE, ALL_SIX = [100, 101, 102], list(range(100, 106))
+FIRST_THREE, FIRST_FIVE, ALL_SIX = [100, 101, 102], list(range(100, 105)), list(range(100, 106))
 
 
 @pytest.mark.parametrize(
@@ -201,6 +203,10 @@ FIRST_THREE, ALL_SIX = [100, 101, 102], list(range(100, 106))
         ("vpg", "Walker2d-v4", "trial_24", [100, 101], [100, 101], "1323.2 ({mean:.1f} +- {std:.1f}), after"),
         ("vpg", "Hopper-v4", "trial_0", FIRST_THREE, FIRST_THREE, "trial 0 {mean:.1f} +- {std:.1f}, the untuned"),
         ("vpg", "Hopper-v4", "entry", FIRST_THREE, FIRST_THREE, "the untuned entry {mean:.1f} +- {std:.1f}. Trial 0"),
+        ("npg", "Walker2d-v4", "trial_8", FIRST_FIVE, FIRST_THREE, "trial 8 {mean:.1f} +- {std:.1f}, the untuned"),
+        ("npg", "Walker2d-v4", "entry", FIRST_FIVE, FIRST_THREE, "the untuned entry {mean:.1f} +- {std:.1f}. Trial 8"),
+        ("npg", "Walker2d-v4", "trial_8", FIRST_FIVE, FIRST_FIVE, "seeds 100-104, {mean:.1f} +- {std:.1f} against"),
+        ("npg", "Walker2d-v4", "entry", FIRST_FIVE, FIRST_FIVE, "against {mean:.1f} +- {std:.1f} for the untuned entry"),
     ],
 )
 def test_final_returns_in_the_yml_match_the_recheck_folders(algo, env, name, holds, seeds, quote):
@@ -215,22 +221,40 @@ def test_final_returns_in_the_yml_match_the_recheck_folders(algo, env, name, hol
     assert text in yml_comments(algo), f"{env}: {text!r} not in hyperparams/{algo}.yml"
 
 
-def test_vpg_hopper_recheck_seeds_in_the_yml_match_the_recheck_folders():
-    """VPG Hopper-v4's per-seed final returns and time-limit counts on seeds 100-102, as vpg.yml quotes them."""
+def recheck_seeds(algo: str, env: str, name: str, seeds: list[int]) -> pd.DataFrame:
+    """:return: ``page_figures.py ENV --folder docs/tuning/recheck/<algo>-<env>/<name> --seeds ...``'s per-seed rows"""
     figures = load_script("page_figures")
+    runs, evaluations = figures.read_frames(env, None, f"docs/tuning/recheck/{algo}-{env}/{name}", seeds)
+    return figures.seed_figures(runs, evaluations, 0, 1000).sort_values("seed")
 
-    def seeds(name: str) -> pd.DataFrame:
-        runs, evaluations = figures.read_frames("Hopper-v4", None, f"docs/tuning/recheck/vpg-Hopper-v4/{name}", None)
-        return figures.seed_figures(runs, evaluations, 0, 1000).sort_values("seed")
 
-    trial, entry = seeds("trial_0"), seeds("entry")
+def three_finals(trial: pd.DataFrame, entry: pd.DataFrame) -> str:
+    """:return: the three seeds' final returns of a trial against the entry's, as the ymls quote them"""
     finals = [", ".join(f"{value:.0f}" for value in frame["final"].iloc[:2]) for frame in (trial, entry)]
     lasts = [f"{frame['final'].iloc[2]:.0f}" for frame in (trial, entry)]
-    quote = f"every seed ({finals[0]} and {lasts[0]} against {finals[1]} and {lasts[1]})"
+    return f"({finals[0]} and {lasts[0]} against {finals[1]} and {lasts[1]})"
+
+
+def test_vpg_hopper_recheck_seeds_in_the_yml_match_the_recheck_folders():
+    """VPG Hopper-v4's per-seed final returns and time-limit counts on seeds 100-102, as vpg.yml quotes them."""
+    trial, entry = (recheck_seeds("vpg", "Hopper-v4", name, FIRST_THREE) for name in ("trial_0", "entry"))
+    quote = f"every seed {three_finals(trial, entry)}"
     assert quote in yml_comments("vpg"), quote
     counts = [value.split(" of ")[0] for value in trial["at time limit from 0"]]
     assert f"in {counts[0]}, {counts[1]} and {counts[2]} of its 20 evaluations" in yml_comments("vpg")
     assert set(entry["at time limit from 0"]) == {"0 of 20"} and "in none of the untuned entry's" in yml_comments("vpg")
+
+
+def test_npg_walker_recheck_seeds_in_the_yml_match_the_recheck_folders():
+    """NPG Walker2d-v4's per-seed final returns on seeds 100-102, and trial 8's failed seed 104, as npg.yml quotes them."""
+    trial, entry = (recheck_seeds("npg", "Walker2d-v4", name, FIRST_THREE) for name in ("trial_8", "entry"))
+    quote = f"higher on every seed {three_finals(trial, entry)}"
+    assert quote in yml_comments("npg"), quote
+    assert all(trial["final"].to_numpy() > entry["final"].to_numpy())
+    # Seed 104, run later to settle the choice: trial 8 did not learn to walk
+    late = recheck_seeds("npg", "Walker2d-v4", "trial_8", [104]).iloc[0]
+    quote = f"on seed 104 ({late['final']:.0f} at the end, episodes of {late['episode length (mean)']:.0f} steps on average)"
+    assert quote in yml_comments("npg"), quote
 
 
 def test_train_logs_reads_logs_and_keeps_the_rows_of_runs_without_one(tmp_path):
