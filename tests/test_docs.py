@@ -52,6 +52,18 @@ def test_reached_compares_means_with_higher_better():
     assert table.reached_verdict(633.4, 5819.1) == "no (-5,185.7)"
 
 
+def test_every_published_run_has_its_raw_results():
+    """Each run the benchmark's tables are computed from keeps its folder: spec, result and evaluations."""
+    runs = pd.read_csv(ROOT / "docs" / "benchmark" / "runs.csv")
+    missing = [
+        run_dir
+        for run_dir in runs["run_dir"]
+        if not all((ROOT / "docs" / "benchmark" / run_dir / name).is_file() for name in ("spec.json", "result.json"))
+        or not list((ROOT / "docs" / "benchmark" / run_dir).rglob("evaluations.npz"))
+    ]
+    assert not missing, f"runs.csv rows whose run folder is incomplete: {missing}"
+
+
 def test_prose_figures_match_the_raw_results():
     """A sample of the figures the benchmark page's prose quotes, recomputed by ``benchmarks/page_figures.py``."""
     figures = load_script("page_figures")
