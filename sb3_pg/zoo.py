@@ -98,6 +98,8 @@ def convert_reinforce_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
     # REINFORCE trains no value function: its value head gets no hidden layer
     net_arch = {"pi": NET_ARCH[hyperparams.pop("net_arch")], "vf": []}
     hyperparams["policy_kwargs"] = {"net_arch": net_arch, "activation_fn": ACTIVATION_FN[hyperparams.pop("activation_fn")]}
+    if "log_std_init" in hyperparams:
+        hyperparams["policy_kwargs"]["log_std_init"] = hyperparams.pop("log_std_init")
     return hyperparams
 
 
@@ -129,7 +131,10 @@ def sample_reinforce_params(trial: "optuna.Trial", n_actions: int, n_envs: int, 
     Sampler for REINFORCE hyperparams.
 
     :param trial: the Optuna trial
-    :param n_actions: unused (the zoo's samplers share one signature)
+    :param n_actions: the size of a ``Box`` action space, 0 for other spaces (rl-zoo3 passes it). Where it is
+        positive, the initial log standard deviation of the Gaussian policy is sampled too: the trial's
+        ``policy_kwargs`` replace the entry's, and SB3's default of 0 (a standard deviation of 1) did not learn
+        HalfCheetah-v4 in the entry's 1M steps (``hyperparams/reinforce.yml``).
     :param n_envs: unused: any ``n_envs`` is valid (``hyperparams/reinforce.yml`` uses 1)
     :param additional_args: unused
     :return: keyword arguments for ``REINFORCE``
@@ -147,9 +152,12 @@ def sample_reinforce_params(trial: "optuna.Trial", n_actions: int, n_envs: int, 
     max_grad_norm = trial.suggest_float("max_grad_norm", 0.3, 5)
     net_arch = trial.suggest_categorical("net_arch", ["tiny", "small", "medium"])
     activation_fn = trial.suggest_categorical("activation_fn", ["tanh", "relu"])
+    # A standard deviation from exp(-2) = 0.14 to exp(0) = 1; Tianshou's MuJoCo REINFORCE starts at exp(-0.5)
+    continuous = {"log_std_init": trial.suggest_float("log_std_init", -2, 0)} if n_actions > 0 else {}
 
     hyperparams = convert_reinforce_params(
         {
+            **continuous,
             "n_steps_pow": n_steps_pow,
             "one_minus_gamma": one_minus_gamma,
             "learning_rate": learning_rate,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import torch as th
 import yaml
 from conftest import ROOT, load_script
 from stable_baselines3.common.env_util import make_vec_env
@@ -133,6 +134,26 @@ def test_samplers_give_valid_hyperparams(algo):
         study.tell(trial, 0.0)
     if algo != "reinforce":
         assert any(batch_size == n_steps for batch_size, n_steps in batch_sizes), "the cap was never needed"
+
+
+def test_reinforce_sampler_samples_the_initial_std_on_box_actions():
+    """A trial's policy_kwargs replace the entry's, log_std_init included: on Box actions the sampler draws it."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0), direction="maximize")
+    env = make_vec_env("Pendulum-v1")
+    values = []
+    for _ in range(5):
+        trial = study.ask()
+        hyperparams = zoo.sample_reinforce_params(trial, 1, 1, {})
+        assert zoo.convert_reinforce_params(trial.params) == hyperparams
+        model = ALGOS["reinforce"]("MlpPolicy", env, **hyperparams)
+        values.append(trial.params["log_std_init"])
+        assert -2 <= values[-1] <= 0
+        assert th.allclose(model.policy.log_std, th.full((1,), values[-1]))
+        study.tell(trial, 0.0)
+    assert len(set(values)) == 5
+    trial = study.ask()
+    assert "log_std_init" not in zoo.sample_reinforce_params(trial, 0, 1, {})["policy_kwargs"]
+    assert "log_std_init" not in trial.params
 
 
 def load_run(cwd: Path, algo: str, run: int):
