@@ -28,7 +28,7 @@ def zoo_value(key: str, value: Any) -> Any:
             elif isinstance(item, dict):
                 parts.append(f"{name}=dict({', '.join(f'{k}={v!r}' for k, v in item.items())})")
             else:
-                parts.append(f"{name}={item!r}")
+                parts.append(f"{name}={zoo_value(name, item)!r}")
         return f"dict({', '.join(parts)})"
     if isinstance(value, float):
         return float(f"{value:.6g}")
