@@ -175,6 +175,8 @@ def recheck_means(algo: str, env: str, name: str, seeds: list[int] | None = None
         ("vpg", "Hopper-v4", "trial_0", "all 20 ({chosen_all:.0f} against {entry_all:.0f}); in 11, 14"),
         ("npg", "Walker2d-v4", "trial_8", "last 5 evaluations ({chosen_last5:.0f} against {entry_last5:.0f}, averaged over"),
         ("npg", "Walker2d-v4", "trial_8", "of all 20 ({chosen_all:.0f} against {entry_all:.0f}; python"),
+        ("reinforce", "Walker2d-v4", "trial_21", "averaged over the seeds, {chosen_all:.0f} and 701. The"),
+        ("reinforce", "Walker2d-v4", "trial_16", "averaged over the seeds, 654 and {chosen_all:.0f}. The"),
     ],
 )
 def test_recheck_means_in_the_yml_match_the_recheck_folders(algo, env, chosen, quote):
@@ -219,6 +221,9 @@ FIRST_THREE, FIRST_FIVE, ALL_SIX = [100, 101, 102], list(range(100, 105)), list(
         ("npg", "Walker2d-v4", "entry", FIRST_FIVE, FIRST_THREE, "the untuned entry {mean:.1f} +- {std:.1f}. Trial 8"),
         ("npg", "Walker2d-v4", "trial_8", FIRST_FIVE, FIRST_FIVE, "seeds 100-104, {mean:.1f} +- {std:.1f} against"),
         ("npg", "Walker2d-v4", "entry", FIRST_FIVE, FIRST_FIVE, "against {mean:.1f} +- {std:.1f} for the untuned entry"),
+        ("reinforce", "Walker2d-v4", "trial_21", FIRST_THREE, FIRST_THREE, "final evaluation {mean:.1f} +- {std:.1f} (283,"),
+        ("reinforce", "Walker2d-v4", "trial_16", FIRST_THREE, FIRST_THREE, "and {mean:.1f} +- {std:.1f} (1026, 943"),
+        ("reinforce", "Walker2d-v4", "entry", [100], [100], "seed 100 only (stopped there for time), ended at {mean:.1f}"),
     ],
 )
 def test_final_returns_in_the_yml_match_the_recheck_folders(algo, env, name, holds, seeds, quote):
