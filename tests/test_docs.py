@@ -117,6 +117,12 @@ def test_prose_figures_match_the_raw_results():
     assert f"(mean of the 20 evaluations {means['vpg']:,.0f} against {means['ppo']:,.0f}" in page
     assert list(walker_vpg["at time limit from 0"])[:2] == ["15 of 20", "8 of 20"] and "in 15 and 8 of the 20" in page
     assert f"({walker_vpg['mean of last 5'].iloc[2]:,.0f} over the last 5 evaluations, {third} at the end)" in page
+    # Walker2d-v4: REINFORCE's tuned entry stays up: per seed, its finals and the evaluations that reach the time limit
+    walker_reinforce = walker_seeds[walker_seeds["algo"] == "reinforce"]
+    first, second, third = (f"{value:,.0f}" for value in walker_reinforce["final"])
+    assert f"({first}, {second} and {third}), up from 309.6" in page
+    counts = [value.split(" of ")[0] for value in walker_reinforce["at time limit from 0"]]
+    assert f"in {counts[0]}, {counts[1]} and {counts[2]} of the 20 evaluations, and its return" in page
     # Hopper-v4: VPG's tuned entry, per seed, against TRPO over the 20 evaluations, and its evaluation episodes
     hopper_seeds = figures.seed_figures(of(runs, "Hopper-v4"), of(evaluations, "Hopper-v4"), 0, 1000)
     hopper_vpg = hopper_seeds[hopper_seeds["algo"] == "vpg"]
