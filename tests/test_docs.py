@@ -183,6 +183,8 @@ def recheck_means(algo: str, env: str, name: str, seeds: list[int] | None = None
         ("npg", "Walker2d-v4", "trial_8", "of all 20 ({chosen_all:.0f} against {entry_all:.0f}; python"),
         ("reinforce", "Walker2d-v4", "trial_21", "averaged over the seeds, {chosen_all:.0f} and 701. The"),
         ("reinforce", "Walker2d-v4", "trial_16", "averaged over the seeds, 654 and {chosen_all:.0f}. The"),
+        ("reinforce", "Hopper-v4", "trial_0", "averaged over the seeds, {chosen_all:.0f}, 1422 and {entry_all:.0f}."),
+        ("reinforce", "Hopper-v4", "trial_6", "averaged over the seeds, 799, {chosen_all:.0f} and {entry_all:.0f}."),
     ],
 )
 def test_recheck_means_in_the_yml_match_the_recheck_folders(algo, env, chosen, quote):
@@ -230,6 +232,9 @@ FIRST_THREE, FIRST_FIVE, ALL_SIX = [100, 101, 102], list(range(100, 105)), list(
         ("reinforce", "Walker2d-v4", "trial_21", FIRST_THREE, FIRST_THREE, "final evaluation {mean:.1f} +- {std:.1f} (283,"),
         ("reinforce", "Walker2d-v4", "trial_16", FIRST_THREE, FIRST_THREE, "and {mean:.1f} +- {std:.1f} (1026, 943"),
         ("reinforce", "Walker2d-v4", "entry", [100], [100], "seed 100 only (stopped there for time), ended at {mean:.1f}"),
+        ("reinforce", "Hopper-v4", "trial_0", FIRST_THREE, FIRST_THREE, "final evaluation {mean:.1f} +- {std:.1f} (960,"),
+        ("reinforce", "Hopper-v4", "trial_6", FIRST_THREE, FIRST_THREE, "1082), {mean:.1f} +- {std:.1f} (2087, 2270"),
+        ("reinforce", "Hopper-v4", "entry", FIRST_THREE, FIRST_THREE, "2043) and {mean:.1f} +- {std:.1f} (623, 729"),
     ],
 )
 def test_final_returns_in_the_yml_match_the_recheck_folders(algo, env, name, holds, seeds, quote):
@@ -315,3 +320,31 @@ def test_train_logs_reads_logs_and_keeps_the_rows_of_runs_without_one(tmp_path):
         ("0", "7", "0.0042", "4096"),
         ("1", "1", "0.5", "8"),
     ]
+
+
+def test_reinforce_hopper_recheck_seeds_in_the_yml_match_the_recheck_folders():
+    """REINFORCE Hopper-v4's per-seed final returns on seeds 100-102, for trials 0 and 6 and the untuned entry."""
+    for name in ("trial_0", "trial_6", "entry"):
+        finals = recheck_seeds("reinforce", "Hopper-v4", name, FIRST_THREE)["final"]
+        quote = f"+- {finals.std():.1f} ({', '.join(f'{value:.0f}' for value in finals)})"
+        assert quote in yml_comments("reinforce"), f"{name}: {quote!r} not in hyperparams/reinforce.yml"
+
+
+def test_reinforce_hopper_paragraph_matches_the_raw_results():
+    """Benchmark page, REINFORCE Hopper-v4: finals and bests per seed, seed 0 standing, the 20-evaluation means."""
+    figures = load_script("page_figures")
+    page = " ".join((ROOT / "docs" / "benchmark.md").read_text().split())
+    runs, evaluations = figures.read_frames("Hopper-v4")[:2]
+    seeds = figures.seed_figures(runs, evaluations, 0, 1000)
+    reinforce = seeds[seeds["algo"] == "reinforce"].sort_values("seed")
+    finals = [f"{value:,.0f}" for value in reinforce["final"]]
+    assert f"({finals[0]}, {finals[1]} and {finals[2]}), up from" in page
+    assert f"best evaluations {reinforce['best'].iloc[1]:,.0f} and {reinforce['best'].iloc[2]:,.0f}); seed 0" in page
+    assert reinforce["at time limit from 0"].iloc[0] == "18 of 20" and "in 18 of its 20 every episode" in page
+    of_seed0 = (evaluations["algo"] == "reinforce") & (evaluations["seed"] == 0)
+    seed0 = evaluations[of_seed0 & (evaluations["timesteps"] >= 150_000)]
+    low, high = seed0["eval_mean"].min(), seed0["eval_mean"].max()
+    assert f"stay between {low:,.0f} and {high:,.0f}" in page
+    means = figures.seed_means(seeds)["mean of evaluations"]
+    quote = ", ".join(f"{means[algo]:,.0f}" for algo in ("vpg", "npg"))
+    assert f"{means['reinforce']:,.0f} against {quote} and {means['trpo']:,.0f})" in page
