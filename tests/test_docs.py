@@ -198,6 +198,8 @@ def recheck_means(algo: str, env: str, name: str, seeds: list[int] | None = None
         ("reinforce", "Walker2d-v4", "trial_16", "averaged over the seeds, 654 and {chosen_all:.0f}. The"),
         ("reinforce", "Hopper-v4", "trial_0", "averaged over the seeds, {chosen_all:.0f}, 1422 and {entry_all:.0f}."),
         ("reinforce", "Hopper-v4", "trial_6", "averaged over the seeds, 799, {chosen_all:.0f} and {entry_all:.0f}."),
+        ("reinforce", "HalfCheetah-v4", "trial_0", "seeds, {chosen_last5:.0f} against {entry_last5:.0f}, of all 20"),
+        ("reinforce", "HalfCheetah-v4", "trial_0", "of all 20 {chosen_all:.0f} against {entry_all:.0f}. Trials 1"),
     ],
 )
 def test_recheck_means_in_the_yml_match_the_recheck_folders(algo, env, chosen, quote):
@@ -248,6 +250,12 @@ FIRST_THREE, FIRST_FIVE, ALL_SIX = [100, 101, 102], list(range(100, 105)), list(
         ("reinforce", "Hopper-v4", "trial_0", FIRST_THREE, FIRST_THREE, "final evaluation {mean:.1f} +- {std:.1f} (960,"),
         ("reinforce", "Hopper-v4", "trial_6", FIRST_THREE, FIRST_THREE, "1082), {mean:.1f} +- {std:.1f} (2087, 2270"),
         ("reinforce", "Hopper-v4", "entry", FIRST_THREE, FIRST_THREE, "2043) and {mean:.1f} +- {std:.1f} (623, 729"),
+        ("reinforce", "HalfCheetah-v4", "trial_0", FIRST_THREE, FIRST_THREE, "evaluation {mean:.1f} +- {std:.1f} (1073,"),
+        ("reinforce", "HalfCheetah-v4", "entry", FIRST_THREE, FIRST_THREE, "against {mean:.1f} +- {std:.1f} (838, 1018"),
+        ("reinforce", "HalfCheetah-v4", "trial_1", [100], [100], "trial 1 on seed 100 only, {mean:.1f} against"),
+        ("reinforce", "HalfCheetah-v4", "trial_0", FIRST_THREE, [100], "against trial 0's {mean:.1f}; trial 2"),
+        ("reinforce", "HalfCheetah-v4", "trial_2", [100, 101], [100, 101], "and 101, {mean:.1f} +- {std:.1f} (1224, 802)"),
+        ("reinforce", "HalfCheetah-v4", "trial_0", FIRST_THREE, [100, 101], "against {mean:.1f} +- {std:.1f} (--seeds 100"),
     ],
 )
 def test_final_returns_in_the_yml_match_the_recheck_folders(algo, env, name, holds, seeds, quote):
@@ -335,9 +343,16 @@ def test_train_logs_reads_logs_and_keeps_the_rows_of_runs_without_one(tmp_path):
     ]
 
 
-def test_reinforce_hopper_recheck_seeds_in_the_yml_match_the_recheck_folders():
-    """REINFORCE Hopper-v4's per-seed final returns on seeds 100-102, for trials 0 and 6 and the untuned entry."""
-    for name in ("trial_0", "trial_6", "entry"):
-        finals = recheck_seeds("reinforce", "Hopper-v4", name, FIRST_THREE)["final"]
+@pytest.mark.parametrize(
+    "env, names",
+    [("Hopper-v4", ["trial_0", "trial_6", "entry"]), ("HalfCheetah-v4", ["trial_0", "entry"])],
+)
+def test_reinforce_recheck_seeds_in_the_yml_match_the_recheck_folders(env, names):
+    """REINFORCE's per-seed final returns on seeds 100-102 that reinforce.yml quotes for its tuned MuJoCo entries."""
+    for name in names:
+        finals = recheck_seeds("reinforce", env, name, FIRST_THREE)["final"]
         quote = f"+- {finals.std():.1f} ({', '.join(f'{value:.0f}' for value in finals)})"
-        assert quote in yml_comments("reinforce"), f"{name}: {quote!r} not in hyperparams/reinforce.yml"
+        assert quote in yml_comments("reinforce"), f"{env} {name}: {quote!r} not in hyperparams/reinforce.yml"
+    if env == "HalfCheetah-v4":  # "ahead on every seed"
+        trial, entry = (recheck_seeds("reinforce", env, name, FIRST_THREE)["final"] for name in ("trial_0", "entry"))
+        assert all(trial.to_numpy() > entry.to_numpy()) and "ahead on every seed" in yml_comments("reinforce")
