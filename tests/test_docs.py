@@ -88,6 +88,7 @@ def test_prose_figures_match_the_raw_results():
     # Tianshou's metric: the mean over seeds of each run's best evaluation
     for env, algo, name in [
         ("HalfCheetah-v4", "npg", "NPG"),
+        ("HalfCheetah-v4", "reinforce", "REINFORCE"),
         ("Hopper-v4", "npg", "NPG"),
         ("Hopper-v4", "reinforce", "REINFORCE"),
         ("Walker2d-v4", "npg", "NPG"),
@@ -108,6 +109,14 @@ def test_prose_figures_match_the_raw_results():
     assert f"({first}, {second} and {third}), level with TRPO" in page
     means = figures.seed_means(cheetah_seeds)["mean of evaluations"]
     assert f"(mean of the 20 evaluations {means['vpg']:,.0f} against {means['trpo']:,.0f}" in page
+    # HalfCheetah-v4: REINFORCE's tuned entry, per seed, still climbing at its last evaluation; its standard deviation
+    cheetah_reinforce = cheetah_seeds[cheetah_seeds["algo"] == "reinforce"]
+    first, second, third = (f"{value:,.0f}" for value in cheetah_reinforce["final"])
+    assert f"({first}, {second} and {third}), every seed at or within 1 of its best" in page
+    assert all(cheetah_reinforce["best"] - cheetah_reinforce["final"] <= 1)
+    policy = figures.policy_figures(of(updates, "HalfCheetah-v4")).set_index("algo").loc["reinforce"]
+    assert f"{policy['updates per run']:.0f} in the budget" in page
+    assert f"barely moves, from {policy['std first']:.3g} to {policy['std last']:.3g}" in page
     # Walker2d-v4: VPG's tuned entry, per seed, against PPO over the 20 evaluations, and its late seed
     walker_seeds = figures.seed_figures(of(runs, "Walker2d-v4"), of(evaluations, "Walker2d-v4"), 0, 1000)
     walker_vpg = walker_seeds[walker_seeds["algo"] == "vpg"]
