@@ -209,6 +209,8 @@ def recheck_means(algo: str, env: str, name: str, seeds: list[int] | None = None
         ("reinforce", "Hopper-v4", "trial_6", "averaged over the seeds, 799, {chosen_all:.0f} and {entry_all:.0f}."),
         ("reinforce", "HalfCheetah-v4", "trial_0", "seeds, {chosen_last5:.0f} against {entry_last5:.0f}, of all 20"),
         ("reinforce", "HalfCheetah-v4", "trial_0", "of all 20 {chosen_all:.0f} against {entry_all:.0f}. Trials 1"),
+        ("vpg", "CartPole-v1", "trial_5", "this entry {entry_all:.1f}, trials 5 and 6 {chosen_all:.1f} and"),
+        ("vpg", "CartPole-v1", "trial_6", "and 6 393.6 and {chosen_all:.1f}: it reaches 475"),
     ],
 )
 def test_recheck_means_in_the_yml_match_the_recheck_folders(algo, env, chosen, quote):
@@ -262,6 +264,10 @@ FIRST_THREE, FIRST_FIVE, ALL_SIX = [100, 101, 102], list(range(100, 105)), list(
         ("reinforce", "HalfCheetah-v4", "trial_0", FIRST_THREE, FIRST_THREE, "evaluation {mean:.1f} +- {std:.1f} (1073,"),
         ("reinforce", "HalfCheetah-v4", "entry", FIRST_THREE, FIRST_THREE, "against {mean:.1f} +- {std:.1f} (838, 1018"),
         ("reinforce", "HalfCheetah-v4", "trial_1", [100], [100], "trial 1 on seed 100 only, {mean:.1f} against"),
+        ("vpg", "CartPole-v1", "entry", FIRST_THREE, FIRST_THREE, "entry, trials 5 and 6 ended at {mean:.1f} +- {std:.1f}"),
+        ("vpg", "CartPole-v1", "trial_5", FIRST_THREE, FIRST_THREE, "5 and 6 ended at {mean:.1f} +- {std:.1f}, trial 21"),
+        ("vpg", "CartPole-v1", "trial_6", FIRST_THREE, FIRST_THREE, "5 and 6 ended at {mean:.1f} +- {std:.1f}, trial 21"),
+        ("vpg", "CartPole-v1", "trial_21", FIRST_THREE, FIRST_THREE, "trial 21 at {mean:.1f} +- {std:.1f} (108 on"),
         ("reinforce", "HalfCheetah-v4", "trial_0", FIRST_THREE, [100], "against trial 0's {mean:.1f}; trial 2"),
         ("reinforce", "HalfCheetah-v4", "trial_2", [100, 101], [100, 101], "and 101, {mean:.1f} +- {std:.1f} (1224, 802)"),
         ("reinforce", "HalfCheetah-v4", "trial_0", FIRST_THREE, [100, 101], "against {mean:.1f} +- {std:.1f} (--seeds 100"),
