@@ -100,10 +100,9 @@ def main() -> None:
         "**Status** is the comment above the entry in its file, which says how it was chosen: *Tuned*, an Optuna "
         "study of 24 trials (`benchmarks/tune.sh`) whose best trials were trained again on held-out seeds 100-102 "
         "(`benchmarks/recheck.sh`) before one became the entry (REINFORCE Hopper-v4's study stopped at 16 trials, "
-        "HalfCheetah-v4's at 9); *Searched, kept*, the same (NPG Walker2d-v4's study stopped at 13 trials), but no "
-        "trial beat the entry; *Untuned*, a starting point taken from the zoo's TRPO entry or a published setting "
-        "(VPG LunarLander-v3's study stopped for time at 4 trials). The studies, trial tables and re-checks are in "
-        "[`tuning/`](tuning/).",
+        "HalfCheetah-v4's at 9); *Searched, kept*, the same (NPG Walker2d-v4's study stopped at 13 trials, VPG "
+        "LunarLander-v3's at 9), but no trial beat the entry; *Untuned*, a starting point taken from the zoo's TRPO "
+        "entry or a published setting. The studies, trial tables and re-checks are in [`tuning/`](tuning/).",
         "",
         f"**Zoo's best on-policy** is the best of rl-zoo3's own A2C, PPO and TRPO results ([benchmark.md]({ZOO_SOURCE})) "
         "among those trained on at most the entry's budget, with the budget it trained at: one agent each, "
