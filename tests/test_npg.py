@@ -2,12 +2,14 @@
 
 import copy
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
 from gymnasium import spaces
 from sb3_contrib.common.utils import flat_grad
 from stable_baselines3.common.distributions import kl_divergence
+from stable_baselines3.common.envs import IdentityEnvMultiDiscrete
 from stable_baselines3.common.policies import ActorCriticPolicy
 
 import sb3_pg.npg.npg as npg_module
@@ -185,3 +187,131 @@ def test_npg_takes_no_line_search_and_no_rejected_step():
     model.train()
     assert model.logger.name_to_value["train/step_skipped"] == 0
     assert model.logger.name_to_value["train/kl_divergence"] > 0.2
+
+
+def explicit_solution(model: NPG, gradient: th.Tensor, damping: float) -> th.Tensor:
+    """F^-1 g with F formed column by column from the Fisher-vector product, and solved exactly."""
+    _, _, distribution, old_distribution = surrogate_and_distributions(model)
+    actor, _ = split_actor_critic(model.policy)
+    fvp = fisher_vector_product_fn(distribution, old_distribution, actor, damping)
+    n_params = gradient.numel()
+    fisher = th.stack([fvp(column) for column in th.eye(n_params)], dim=1).double()
+    return th.linalg.solve(fisher, gradient.double()).float()
+
+
+@pytest.mark.parametrize("gradient_norm", [1e-6, 1e-8])
+def test_a_tiny_gradient_is_solved_as_accurately_as_a_large_one(gradient_norm):
+    # sb3-contrib's solver starts from 1e-4 * randn with an absolute tolerance: on a tiny g its "solution" was the noise
+    model = tiny_npg(policy_kwargs=dict(net_arch=[32, 32]))  # about 1,300 actor parameters
+    _, _, distribution, old_distribution = surrogate_and_distributions(model)
+    actor, _ = split_actor_critic(model.policy)
+    gradient = th.randn(sum(p.numel() for p in actor), generator=th.Generator().manual_seed(0))
+    gradient *= gradient_norm / gradient.norm()
+    fvp = fisher_vector_product_fn(distribution, old_distribution, actor, model.cg_damping)
+    result = natural_step(gradient, fvp, model.cg_max_steps, model.target_kl)
+    if result.step is None:  # a step that cannot be trusted is skipped, and says why
+        assert result.skipped
+        return
+    exact = explicit_solution(model, gradient, model.cg_damping)
+    cosine = float(result.step @ exact / (result.step.norm() * exact.norm()))
+    assert cosine >= 0.99, cosine
+    assert result.cg_residual < 1.0
+
+
+def test_an_untrustworthy_solve_is_skipped():
+    # One CG iteration on an ill-conditioned F leaves a residual larger than g: no step is better than a wrong one
+    fisher = th.diag(th.logspace(0, 3, 50))
+    gradient = th.ones(50)
+    result = natural_step(gradient, lambda v: fisher @ v, cg_max_steps=1, target_kl=0.01)
+    assert result.step is None
+    assert result.cg_residual >= 1.0 and "residual" in result.skipped
+    # Given enough iterations, the same problem is solved and stepped
+    solved = natural_step(gradient, lambda v: fisher @ v, cg_max_steps=100, target_kl=0.01)
+    assert solved.step is not None and solved.cg_residual < 1e-3
+
+
+def test_step_size_option_through_train():
+    # Same seed, same rollout, same x = F^-1 g: the parameter change is step_size * x, linear in step_size
+    changes = []
+    for step_size in (0.05, 0.1):
+        model = tiny_npg(step_size=step_size)
+        before = th.cat([p.detach().reshape(-1).clone() for p in split_actor_critic(model.policy)[0]])
+        model.train()
+        after = th.cat([p.detach().reshape(-1) for p in split_actor_critic(model.policy)[0]])
+        changes.append(after - before)
+        assert model.logger.name_to_value["train/step_size"] == step_size
+    assert changes[0].norm() > 0
+    np.testing.assert_allclose(changes[1].numpy(), 2 * changes[0].numpy(), rtol=1e-4, atol=1e-7)
+
+
+def test_sub_sampling_dict_observations():
+    from stable_baselines3.common.envs import SimpleMultiObsEnv
+
+    model = NPG("MultiInputPolicy", SimpleMultiObsEnv(random_start=False), n_steps=64, batch_size=32, sub_sampling_factor=2)
+    model.learn(128)
+    assert model.logger.name_to_value["train/step_skipped"] == 0
+
+
+def test_sub_sampling_takes_the_gradient_on_the_whole_batch(monkeypatch):
+    # TRPO paper, appendix C.1: the Fisher products on every k-th state, the gradient g on all of them
+    seen = {}
+
+    def spy(gradient, fisher_vector_product, *args, **kwargs):
+        seen["gradient"] = gradient.detach().clone()
+        return natural_step(gradient, fisher_vector_product, *args, **kwargs)
+
+    monkeypatch.setattr(npg_module, "natural_step", spy)
+    model = tiny_npg(sub_sampling_factor=4)
+    _, objective, _, _ = surrogate_and_distributions(model)  # on the whole rollout
+    full_batch_gradient = flat_grad(objective, split_actor_critic(model.policy)[0])
+    model.train()
+    np.testing.assert_allclose(seen["gradient"].numpy(), full_batch_gradient.numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_an_actor_parameter_without_gradient_gets_zero():
+    class PolicyWithUnusedParameter(ActorCriticPolicy):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.unused = th.nn.Parameter(th.ones(3))  # in the actor's parameter list, in no computation
+
+    model = NPG(PolicyWithUnusedParameter, "CartPole-v1", n_steps=64, batch_size=32, seed=0)
+    model.learn(128)
+    assert model.logger.name_to_value["train/step_skipped"] == 0
+    assert th.equal(model.policy.unused.detach(), th.ones(3))
+
+
+class SixDimensionalBoxEnv(gym.Env):
+    """A 6-D Box action space whose reward is the negative distance of the action to the observation."""
+
+    observation_space = spaces.Box(-1, 1, shape=(6,), dtype=np.float32)
+    action_space = spaces.Box(-1, 1, shape=(6,), dtype=np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t, self.obs = 0, self.np_random.uniform(-1, 1, 6).astype(np.float32)
+        return self.obs, {}
+
+    def step(self, action):
+        reward = -float(np.square(action - self.obs).sum())
+        self.t += 1
+        self.obs = self.np_random.uniform(-1, 1, 6).astype(np.float32)
+        return self.obs, reward, False, self.t == 50, {}
+
+
+@pytest.mark.parametrize(
+    "env",
+    ["CartPole-v1", SixDimensionalBoxEnv(), IdentityEnvMultiDiscrete(4, ep_length=50)],
+    ids=["discrete", "box6", "multidiscrete"],
+)
+def test_the_kl_of_a_step_is_what_the_docstring_says(env):
+    # At the default cg_damping, target_kl and cg_max_steps: the step's KL is, to second order,
+    # 1/2 s^T F s = target_kl - cg_damping / 2 ||s||^2 (logged as train/predicted_kl), below target_kl
+    model = NPG("MlpPolicy", env, n_steps=512, seed=0)
+    measured, predicted = [], []
+    for _ in range(4):
+        model.learn(512, reset_num_timesteps=False)
+        measured.append(model.logger.name_to_value["train/kl_divergence"])
+        predicted.append(model.logger.name_to_value["train/predicted_kl"])
+    ratio = np.median(np.array(measured) / np.array(predicted))
+    assert 0.75 <= ratio <= 1.25, (measured, predicted)
+    assert max(predicted) < model.target_kl

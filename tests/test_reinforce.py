@@ -196,3 +196,96 @@ def test_gradient_matches_closed_form(rewards, reward_to_go, baseline):
     # The loss averages over steps: every episode has `horizon` steps, so the estimate is grad J / horizon
     np.testing.assert_allclose(estimate * horizon, exact, atol=0.03)
     assert np.abs(exact).max() > 0.2  # the comparison is not between near-zero numbers
+
+
+class EndlessEnv(gym.Env):
+    """An env whose episodes never end; it observes its step counter."""
+
+    observation_space = spaces.Box(0, np.inf, shape=(1,), dtype=np.float32)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(1, dtype=np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.array([self.t], dtype=np.float32), 1.0, False, False, {}
+
+
+@pytest.mark.parametrize("n_envs", [1, 2])
+def test_an_env_that_never_ends_is_truncated_at_max_episode_steps(n_envs):
+    model = REINFORCE("MlpPolicy", make_vec_env(EndlessEnv, n_envs=n_envs), n_steps=16, max_episode_steps=100, gamma=0.5)
+    capture = CaptureRollouts()
+    with pytest.warns(UserWarning, match=r"env 0 ran 100 steps \(max_episode_steps\) without ending.*TimeLimit"):
+        model.learn(300, callback=capture)
+    assert model.num_timesteps <= 300 + 100 * n_envs  # learn() returned after the rollout that passed 300
+    for rollout in capture.rollouts:
+        active = rollout["active"]
+        assert (active.sum(axis=0) == 100).all()  # every env: one episode of 100 steps, then nothing stored
+        # The truncated episode's returns are its finite-horizon sums: 1 + 0.5 + ... over the steps left
+        steps_left = 100 - rollout["observations"][:100, 0, 0]
+        np.testing.assert_allclose(rollout["returns"][:100, 0], (1 - 0.5**steps_left) / (1 - 0.5), rtol=1e-5)
+        # Each rollout starts on a fresh episode: the truncated one is not continued
+        assert rollout["observations"][0, :, 0].tolist() == [0.0] * n_envs
+
+
+class UniformLengthEnv(gym.Env):
+    """Episodes whose lengths are uniform on [1, 200] (mean 100.5)."""
+
+    observation_space = spaces.Box(0, 1, shape=(1,), dtype=np.float32)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t, self.length = 0, int(self.np_random.integers(1, 201))
+        return np.zeros(1, dtype=np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.zeros(1, dtype=np.float32), 1.0, self.t >= self.length, False, {}
+
+
+def test_logged_episode_statistics_are_not_biased_toward_short_episodes():
+    # With 8 envs, episodes that end while the others finish used to be logged, and the ones cut off at the reset
+    # not: the logged mean length was 91.8 against a true 100.5. Only stored episodes are logged now, and which
+    # are stored never depends on their own length
+    env = make_vec_env(UniformLengthEnv, n_envs=8, seed=0)
+    model = REINFORCE("MlpPolicy", env, n_steps=50, stats_window_size=100_000, policy_kwargs=dict(net_arch=[4]), seed=0)
+    model.learn(120_000)
+    lengths = np.array([info["l"] for info in model.ep_info_buffer])
+    assert len(lengths) >= 700
+    standard_error = lengths.std() / np.sqrt(len(lengths))
+    assert abs(lengths.mean() - 100.5) < 3 * standard_error, (lengths.mean(), standard_error)
+
+
+class StepCounterEnv(gym.Env):
+    """Episodes of 5 steps observing t = 0..4."""
+
+    observation_space = spaces.Box(0, 5, shape=(1,), dtype=np.float32)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.array([0.0], dtype=np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.array([self.t % 5], dtype=np.float32), 0.0, self.t == 5, False, {}
+
+
+@pytest.mark.parametrize("stop_at", [5, 6, 8])
+def test_a_rollout_stopped_by_a_callback_leaves_the_next_one_in_step_with_the_env(stop_at):
+    class StopAt(BaseCallback):
+        def _on_step(self) -> bool:
+            return self.n_calls < stop_at
+
+    model = REINFORCE("MlpPolicy", DummyVecEnv([StepCounterEnv]), n_steps=10, seed=0)
+    model.learn(100, callback=StopAt())
+    capture = CaptureRollouts()
+    model.learn(10, callback=capture, reset_num_timesteps=False)
+    observations = capture.rollouts[0]["observations"][:, 0, 0]
+    # Complete episodes from their first step: 0, 1, 2, 3, 4, 0, 1, ...
+    assert observations.tolist() == [t % 5 for t in range(len(observations))]

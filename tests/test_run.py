@@ -5,6 +5,7 @@ import pytest
 import torch as th
 from conftest import ALGOS, small_kwargs
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback, EvalCallback
+from stable_baselines3.common.distributions import StateDependentNoiseDistribution
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.envs import (
     FakeImageEnv,
@@ -18,6 +19,7 @@ from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import VecNormalize
 
 from sb3_pg import NPG, REINFORCE, VPG
+from sb3_pg.common.critic import split_actor_critic
 
 SPACE_ENVS = {
     "discrete": lambda: IdentityEnv(4, ep_length=10),
@@ -31,15 +33,21 @@ def params_of(model) -> dict[str, np.ndarray]:
     return {name: param.detach().cpu().numpy().copy() for name, param in model.policy.named_parameters()}
 
 
+def actor_params_of(model) -> list[np.ndarray]:
+    """The policy's own parameters: the critic fit alone moves the others"""
+    return [param.detach().cpu().numpy().copy() for param in split_actor_critic(model.policy)[0]]
+
+
 @pytest.mark.parametrize("algo", ALGOS)
 @pytest.mark.parametrize("space", list(SPACE_ENVS))
 def test_spaces(algo, space):
     model = algo("MlpPolicy", SPACE_ENVS[space](), seed=0, **small_kwargs(algo))
-    before = params_of(model)
+    before = actor_params_of(model)
     model.learn(100)
-    after = params_of(model)
+    after = actor_params_of(model)
     assert model.num_timesteps >= 100
-    assert any(not np.array_equal(before[name], after[name]) for name in before), "training changed nothing"
+    assert all(np.isfinite(param).all() for param in after)
+    assert any(not np.array_equal(b, a) for b, a in zip(before, after, strict=True)), "the policy did not move"
     obs, _ = model.env.envs[0].reset()
     action, _ = model.predict(obs, deterministic=True)
     assert model.action_space.contains(action.reshape(model.action_space.shape).astype(model.action_space.dtype))
@@ -69,11 +77,20 @@ def test_multi_env_vecnormalize_sde(algo, tmp_path):
     model = algo("MlpPolicy", env, seed=0, use_sde=True, sde_sample_freq=4, **small_kwargs(algo))
     model.learn(300)
     assert model.num_timesteps >= 300
-    assert env.obs_rms.count > 300  # VecNormalize saw the steps
+    assert model.get_vec_normalize_env() is env
     model.save(tmp_path / "model")
     env.save(str(tmp_path / "vecnormalize.pkl"))
-    loaded = algo.load(tmp_path / "model", env=VecNormalize.load(str(tmp_path / "vecnormalize.pkl"), env.venv))
-    assert loaded.use_sde
+    loaded_env = VecNormalize.load(str(tmp_path / "vecnormalize.pkl"), env.venv)
+    loaded = algo.load(tmp_path / "model", env=loaded_env)
+    # gSDE came back as a policy that samples state-dependent noise, and acts as the saved one did
+    assert isinstance(loaded.policy.action_dist, StateDependentNoiseDistribution)
+    np.testing.assert_array_equal(loaded_env.obs_rms.mean, env.obs_rms.mean)
+    raw = np.array([[1.0, 0.0, 6.0], [0.0, 1.0, -6.0]], dtype=np.float32)
+    np.testing.assert_array_equal(
+        loaded.predict(loaded_env.normalize_obs(raw), deterministic=True)[0],
+        model.predict(env.normalize_obs(raw), deterministic=True)[0],
+    )
+    loaded.learn(100, reset_num_timesteps=False)
 
 
 @pytest.mark.parametrize("algo", ALGOS)
@@ -109,7 +126,13 @@ def test_vpg_saves_its_critic_optimizer(tmp_path):
     model.learn(64)
     model.save(tmp_path / "vpg")
     loaded = VPG.load(tmp_path / "vpg")
-    assert loaded.critic_optimizer.state_dict()["state"].keys() == model.critic_optimizer.state_dict()["state"].keys()
+    saved_state = model.critic_optimizer.state_dict()["state"]
+    loaded_state = loaded.critic_optimizer.state_dict()["state"]
+    assert len(saved_state) == len(split_actor_critic(model.policy)[1])  # every critic parameter was stepped
+    for key, moments in saved_state.items():
+        for name in ("step", "exp_avg", "exp_avg_sq"):
+            np.testing.assert_array_equal(np.asarray(loaded_state[key][name]), np.asarray(moments[name]))
+    assert loaded.critic_optimizer.param_groups[0]["lr"] == model.critic_optimizer.param_groups[0]["lr"]
 
 
 @pytest.mark.parametrize("algo", ALGOS)

@@ -1,6 +1,7 @@
 """Hyperparameter validation and the check that a rollout holds only finite numbers."""
 
 import math
+import warnings
 from numbers import Integral, Real
 from typing import Any
 
@@ -102,3 +103,39 @@ def check_rollout_finite(rollout_buffer: RolloutBuffer, num_timesteps: int) -> N
                 f"(timestep {first_timestep + step * n_envs + env + 1}); the update was not made. "
                 "Check the environment, or wrap it in VecCheckNan(raise_exception=True) to stop at the source."
             )
+
+
+def check_max_grad_norm(value: Any) -> None:
+    """:raise ValueError: unless ``value`` is a number > 0, or ``inf`` or ``None`` (no clipping)"""
+    if value is None or (_is_real(value) and value == math.inf):
+        return
+    if not (_is_real(value) and math.isfinite(value) and value > 0):
+        raise ValueError(f"max_grad_norm must be a number > 0, or inf or None for no clipping, got {value!r}")
+
+
+def check_rollout_size(batch_size: int, n_steps: int, n_envs: int, normalize_advantage: bool) -> None:
+    """
+    Check the rollout against the minibatches it is cut into, once the number of envs is known.
+
+    Warn, as SB3's PPO does, when the minibatches do not divide the rollout; a ``batch_size`` larger than the
+    rollout is accepted: the whole rollout is then one minibatch, as in SB3's ``RolloutBuffer.get``.
+
+    A rollout of one step cannot be standardised: with ``normalize_advantage`` its advantage is used as it is
+    (SB3's PPO refuses this combination; A2C, whose ``normalize_advantage`` is off by default, accepts it).
+    """
+    buffer_size = n_steps * n_envs
+    if normalize_advantage and buffer_size < 2:
+        warnings.warn(
+            f"normalize_advantage=True with a rollout of n_steps * n_envs = {buffer_size} step: a single advantage "
+            "cannot be standardised and is used as it is",
+            stacklevel=3,
+        )
+    if buffer_size % batch_size > 0:
+        full, rest = divmod(buffer_size, batch_size)
+        shape = f"{full} minibatches of {batch_size} and one of {rest}" if full else f"one minibatch of {rest}"
+        warnings.warn(
+            f"You have specified a mini-batch size of {batch_size} (batch_size) for a rollout of n_steps * n_envs = "
+            f"{n_steps} * {n_envs} = {buffer_size} steps: each pass over it makes {shape}. "
+            "A batch_size that divides n_steps * n_envs avoids the odd one.",
+            stacklevel=3,
+        )

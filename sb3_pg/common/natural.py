@@ -99,6 +99,46 @@ def fisher_vector_product_fn(
     return fisher_vector_product
 
 
+def flat_gradient(output: th.Tensor, params: Sequence[nn.Parameter], retain_graph: bool = False) -> th.Tensor:
+    """
+    The gradient of ``output`` w.r.t. ``params``, flattened into one vector, with zeros for the parameters
+    ``output`` does not depend on (sb3-contrib's ``flat_grad`` leaves them out, so its vector no longer matches
+    the parameters' sizes).
+
+    :param output: a scalar
+    :param params: the parameters
+    :param retain_graph: keep the graph for further gradients
+    :return: the flat gradient, of ``sum(p.numel() for p in params)`` entries
+    """
+    grads = th.autograd.grad(output, params, retain_graph=retain_graph, allow_unused=True)
+    return th.cat([th.zeros_like(p).reshape(-1) if g is None else g.reshape(-1) for g, p in zip(grads, params, strict=True)])
+
+
+def solve_fisher(
+    gradient: th.Tensor,
+    fisher_vector_product: Callable[[th.Tensor], th.Tensor],
+    cg_max_steps: int,
+) -> tuple[th.Tensor, th.Tensor, float]:
+    """
+    Solve ``F x = g`` by sb3-contrib's conjugate gradient, on ``g / ||g||``.
+
+    sb3-contrib's ``conjugate_gradient_solver`` starts from ``1e-4 * randn`` and stops on an absolute tolerance on
+    ``||r||^2``. Given a tiny gradient as it is, its "solution" is that starting noise. Solved for the unit vector
+    ``g / ||g||`` and scaled back, the solve is equally accurate at every scale of ``g``.
+
+    :param gradient: the flat gradient ``g``, finite and non-zero
+    :param fisher_vector_product: ``v -> F v``, see :func:`fisher_vector_product_fn`
+    :param cg_max_steps: maximum number of conjugate-gradient iterations
+    :return: ``(x, F x, ||g - F x|| / ||g||)``
+    """
+    gradient_norm = gradient.norm()
+    unit = gradient / gradient_norm
+    unit_direction = conjugate_gradient_solver(fisher_vector_product, unit, max_iter=cg_max_steps)
+    fisher_unit_direction = fisher_vector_product(unit_direction)
+    residual = float((unit - fisher_unit_direction).norm())
+    return unit_direction * gradient_norm, fisher_unit_direction * gradient_norm, residual
+
+
 @dataclass
 class NaturalStep:
     """
@@ -144,15 +184,18 @@ def natural_step(
         reason = "zero policy gradient" if gradient_norm == 0.0 else "non-finite policy gradient"
         return NaturalStep(None, 0.0, 0.0, 0.0, reason)
 
-    direction = conjugate_gradient_solver(fisher_vector_product, gradient, max_iter=cg_max_steps)
-    fisher_direction = fisher_vector_product(direction)
+    direction, fisher_direction, cg_residual = solve_fisher(gradient, fisher_vector_product, cg_max_steps)
     quadratic_form = float(direction @ fisher_direction)
-    cg_residual = float((gradient - fisher_direction).norm()) / gradient_norm
 
     if not th.isfinite(direction).all() or not th.isfinite(fisher_direction).all():
         return NaturalStep(None, 0.0, quadratic_form, cg_residual, "non-finite conjugate-gradient solution")
     if not quadratic_form > 0.0:  # also catches NaN
         return NaturalStep(None, 0.0, quadratic_form, cg_residual, f"x^T F x = {quadratic_form:.3g} <= 0")
+    # A step that does not ascend, or a solve no better than x = 0, cannot be trusted
+    if not float(gradient @ direction) > 0.0:
+        return NaturalStep(None, 0.0, quadratic_form, cg_residual, "g^T x <= 0: x = F^-1 g is not an ascent direction")
+    if not cg_residual < 1.0:
+        return NaturalStep(None, 0.0, quadratic_form, cg_residual, f"conjugate-gradient residual {cg_residual:.3g} >= 1")
 
     scale = step_size if step_size is not None else (2.0 * target_kl / quadratic_form) ** 0.5
     return NaturalStep(scale * direction.detach(), scale, quadratic_form, cg_residual, None)

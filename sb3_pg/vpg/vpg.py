@@ -1,15 +1,24 @@
 from typing import Any, ClassVar, TypeVar
 
 import torch as th
-from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import FloatSchedule, explained_variance, update_learning_rate
 
 from sb3_pg.common.base import PolicyGradientAlgorithm
-from sb3_pg.common.checks import check_bool, check_int, check_learning_rate, check_real, check_rollout_finite, check_spaces
+from sb3_pg.common.checks import (
+    check_bool,
+    check_int,
+    check_learning_rate,
+    check_max_grad_norm,
+    check_real,
+    check_rollout_finite,
+    check_rollout_size,
+    check_spaces,
+)
 from sb3_pg.common.critic import fit_critic, split_actor_critic
+from sb3_pg.common.policy_gradient import policy_gradient_step, record_std
 from sb3_pg.vpg.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 
 SelfVPG = TypeVar("SelfVPG", bound="VPG")
@@ -110,7 +119,7 @@ class VPG(PolicyGradientAlgorithm):
         check_real("gae_lambda", gae_lambda, 0.0, 1.0)
         check_int("n_critic_updates", n_critic_updates, 1)
         check_real("ent_coef", ent_coef, low=0.0)
-        check_real("max_grad_norm", max_grad_norm, low=0.0, low_open=True)
+        check_max_grad_norm(max_grad_norm)
         check_int("stats_window_size", stats_window_size, 1)
         check_bool("normalize_advantage", normalize_advantage)
         check_bool("use_sde", use_sde)
@@ -139,13 +148,7 @@ class VPG(PolicyGradientAlgorithm):
         )
         if self.env is not None:
             check_spaces(type(self).__name__, self.observation_space, self.action_space)
-            buffer_size = self.n_steps * self.n_envs
-            if batch_size > buffer_size:
-                raise ValueError(
-                    f"batch_size must be at most the rollout size n_steps * n_envs = {buffer_size}, got {batch_size}"
-                )
-            if normalize_advantage and buffer_size < 2:
-                raise ValueError("n_steps * n_envs must be at least 2 with normalize_advantage=True")
+            check_rollout_size(batch_size, self.n_steps, self.n_envs, normalize_advantage)
         self.batch_size = batch_size
         self.vf_learning_rate = vf_learning_rate
         self.n_critic_updates = n_critic_updates
@@ -179,26 +182,17 @@ class VPG(PolicyGradientAlgorithm):
         actor_params, _ = split_actor_critic(self.policy)
 
         # Policy step, on the whole batch
-        rollout_data = next(self.rollout_buffer.get(batch_size=None))
-        actions = rollout_data.actions
-        if isinstance(self.action_space, spaces.Discrete):
-            actions = actions.long().flatten()
-        distribution = self.policy.get_distribution(rollout_data.observations)
-        log_prob = distribution.log_prob(actions)
-        entropy = distribution.entropy()
-
-        advantages = rollout_data.advantages
-        if self.normalize_advantage:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-
-        policy_loss = -(log_prob * advantages).mean()
-        entropy_loss = -th.mean(entropy) if entropy is not None else th.mean(log_prob)
-        loss = policy_loss + self.ent_coef * entropy_loss
-
-        self.policy.optimizer.zero_grad()
-        loss.backward()
-        th.nn.utils.clip_grad_norm_(actor_params, self.max_grad_norm)
-        self.policy.optimizer.step()
+        batch = next(self.rollout_buffer.get(batch_size=None))
+        losses = policy_gradient_step(
+            self.policy,
+            self.policy.optimizer,
+            actor_params,
+            batch,
+            self.action_space,
+            self.normalize_advantage,
+            self.ent_coef,
+            self.max_grad_norm,
+        )
 
         # Critic fit, on minibatches
         value_loss = fit_critic(
@@ -212,13 +206,12 @@ class VPG(PolicyGradientAlgorithm):
         self._n_updates += 1
         explained_var = explained_variance(self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten())
 
-        self.logger.record("train/policy_loss", policy_loss.item())
-        self.logger.record("train/entropy_loss", entropy_loss.item())
+        self.logger.record("train/policy_loss", losses.policy_loss)
+        self.logger.record("train/entropy_loss", losses.entropy_loss)
         self.logger.record("train/value_loss", value_loss)
         self.logger.record("train/explained_variance", explained_var)
         self.logger.record("train/vf_learning_rate", vf_learning_rate)
-        if hasattr(self.policy, "log_std"):
-            self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
+        record_std(self.logger, self.policy)
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
