@@ -1,9 +1,10 @@
-"""REINFORCE, VPG and NPG as Stable-Baselines3 on-policy algorithms."""
+"""REINFORCE, VPG, NPG and KLPPO as Stable-Baselines3 on-policy algorithms."""
 
+from sb3_pg.klppo import KLPPO
 from sb3_pg.npg import NPG
 from sb3_pg.reinforce import REINFORCE
 from sb3_pg.vpg import VPG
 
 __version__ = "0.1.0"
 
-__all__ = ["NPG", "REINFORCE", "VPG", "__version__"]
+__all__ = ["KLPPO", "NPG", "REINFORCE", "VPG", "__version__"]

@@ -1,7 +1,7 @@
 """
 Make sb3_pg's algorithms first-class RL Zoo algorithms.
 
-:func:`register` adds ``reinforce``, ``vpg`` and ``npg`` to rl-zoo3's algorithm table and to its Optuna samplers
+:func:`register` adds ``reinforce``, ``vpg``, ``npg`` and ``klppo`` to rl-zoo3's algorithm table and to its Optuna samplers
 (``HYPERPARAMS_SAMPLER``, and ``HYPERPARAMS_CONVERTER`` for ``--trial-id``, which it makes load trial 0 too);
 :func:`hyperparams_file` gives the hyperparameter file an algorithm trains with, and :func:`zoo_argv` the command
 line that rl-zoo3's ``train.py`` must see for it (``python -m sb3_pg.train`` uses both).
@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any
 from stable_baselines3.common.base_class import BaseAlgorithm
 from torch import nn
 
-from sb3_pg import NPG, REINFORCE, VPG
+from sb3_pg import KLPPO, NPG, REINFORCE, VPG
 
 if TYPE_CHECKING:
     import optuna
 
-NEW_ALGOS: dict[str, type[BaseAlgorithm]] = {"reinforce": REINFORCE, "vpg": VPG, "npg": NPG}
+NEW_ALGOS: dict[str, type[BaseAlgorithm]] = {"reinforce": REINFORCE, "vpg": VPG, "npg": NPG, "klppo": KLPPO}
 
 # The names REINFORCE's sampler chooses from, as in rl-zoo3's convert_onpolicy_params (which VPG's and NPG's use)
 NET_ARCH = {"tiny": [64], "small": [64, 64], "medium": [256, 256]}
@@ -105,12 +105,13 @@ def convert_reinforce_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
 
 def convert_critic_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
     """
-    Turn the values :func:`sample_vpg_params` or :func:`sample_npg_params` samples into the algorithm's
-    hyperparameters: rl-zoo3's ``convert_onpolicy_params``, then ``batch_size`` capped at ``n_steps``, so that
-    it never exceeds the rollout size ``n_steps * n_envs`` (VPG and NPG reject that with a ``ValueError``).
+    Turn the values :func:`sample_vpg_params`, :func:`sample_npg_params` or :func:`sample_klppo_params` samples into
+    the algorithm's hyperparameters: rl-zoo3's ``convert_onpolicy_params``, then ``batch_size`` capped at
+    ``n_steps``, so that it never exceeds the rollout size ``n_steps * n_envs`` (accepted with a warning, but a
+    trial that samples it only repeats a smaller one).
 
     :param sampled_params: a trial's parameters
-    :return: keyword arguments for ``VPG`` or ``NPG``
+    :return: keyword arguments for ``VPG``, ``NPG`` or ``KLPPO``
     """
     from rl_zoo3.hyperparams_opt import convert_onpolicy_params
 
@@ -267,8 +268,66 @@ def sample_npg_params(trial: "optuna.Trial", n_actions: int, n_envs: int, additi
     return hyperparams
 
 
-HYPERPARAMS_SAMPLER = {"reinforce": sample_reinforce_params, "vpg": sample_vpg_params, "npg": sample_npg_params}
-HYPERPARAMS_CONVERTER = {"reinforce": convert_reinforce_params, "vpg": convert_critic_params, "npg": convert_critic_params}
+def sample_klppo_params(trial: "optuna.Trial", n_actions: int, n_envs: int, additional_args: dict) -> dict[str, Any]:
+    """
+    Sampler for KLPPO hyperparams: the zoo's PPO sampler, with the KL penalty in place of ``clip_range``.
+
+    :param trial: the Optuna trial
+    :param n_actions: unused (the zoo's samplers share one signature)
+    :param n_envs: unused: ``batch_size`` is capped at ``n_steps``, which is valid for any ``n_envs``
+    :param additional_args: unused
+    :return: keyword arguments for ``KLPPO``
+    """
+    # From 2**2=4 to 2**10=1024, capped at n_steps, as the zoo's PPO sampler (but for the cap)
+    batch_size_pow = trial.suggest_int("batch_size_pow", 2, 10)
+    # From 2**5=32 to 2**12=4096
+    n_steps_pow = trial.suggest_int("n_steps_pow", 5, 12)
+    one_minus_gamma = trial.suggest_float("one_minus_gamma", 0.0001, 0.03, log=True)
+    one_minus_gae_lambda = trial.suggest_float("one_minus_gae_lambda", 0.0001, 0.1, log=True)
+    learning_rate = trial.suggest_float("learning_rate", 1e-5, 0.002, log=True)
+    ent_coef = trial.suggest_float("ent_coef", 0.00000001, 0.1, log=True)
+    n_epochs = trial.suggest_categorical("n_epochs", [1, 5, 10, 20])
+    # The penalty: the paper's d_targ 0.003-0.03 and fixed beta 0.3-10, each widened
+    target_kl = trial.suggest_float("target_kl", 0.001, 0.1, log=True)
+    kl_coef = trial.suggest_float("kl_coef", 0.1, 10, log=True)
+    kl_coef_update = trial.suggest_categorical("kl_coef_update", ["adaptive", "dual", "fixed"])
+    max_grad_norm = trial.suggest_float("max_grad_norm", 0.3, 2)
+    net_arch = trial.suggest_categorical("net_arch", ["tiny", "small", "medium"])
+    activation_fn = trial.suggest_categorical("activation_fn", ["tanh", "relu"])
+
+    hyperparams = convert_critic_params(
+        {
+            "n_steps_pow": n_steps_pow,
+            "batch_size_pow": batch_size_pow,
+            "one_minus_gamma": one_minus_gamma,
+            "one_minus_gae_lambda": one_minus_gae_lambda,
+            "learning_rate": learning_rate,
+            "ent_coef": ent_coef,
+            "n_epochs": n_epochs,
+            "target_kl": target_kl,
+            "kl_coef": kl_coef,
+            "kl_coef_update": kl_coef_update,
+            "max_grad_norm": max_grad_norm,
+            "net_arch": net_arch,
+            "activation_fn": activation_fn,
+        }
+    )
+    _set_user_attrs(trial, hyperparams)
+    return hyperparams
+
+
+HYPERPARAMS_SAMPLER = {
+    "reinforce": sample_reinforce_params,
+    "vpg": sample_vpg_params,
+    "npg": sample_npg_params,
+    "klppo": sample_klppo_params,
+}
+HYPERPARAMS_CONVERTER = {
+    "reinforce": convert_reinforce_params,
+    "vpg": convert_critic_params,
+    "npg": convert_critic_params,
+    "klppo": convert_critic_params,
+}
 
 
 class _TrialNumber(int):

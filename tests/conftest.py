@@ -6,9 +6,9 @@ from types import ModuleType
 import pytest
 import torch as th
 
-from sb3_pg import NPG, REINFORCE, VPG
+from sb3_pg import KLPPO, NPG, REINFORCE, VPG
 
-ALGOS = [REINFORCE, VPG, NPG]
+ALGOS = [REINFORCE, VPG, NPG, KLPPO]
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -23,7 +23,10 @@ def small_kwargs(algo: type, n_steps: int = 32) -> dict:
     kwargs = dict(n_steps=n_steps, policy_kwargs=dict(net_arch=[16]))
     if algo is not REINFORCE:
         kwargs["batch_size"] = 16
+    if algo in (VPG, NPG):
         kwargs["n_critic_updates"] = 2
+    if algo is KLPPO:
+        kwargs["n_epochs"] = 2
     return kwargs
 
 

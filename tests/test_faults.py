@@ -10,7 +10,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.envs import IdentityEnv
 from stable_baselines3.common.vec_env import DummyVecEnv, VecCheckNan
 
-from sb3_pg import NPG, REINFORCE, VPG
+from sb3_pg import KLPPO, NPG, REINFORCE, VPG
 from sb3_pg.common.buffers import EpisodicRolloutBuffer
 
 COMMON = [
@@ -33,12 +33,13 @@ SPECIFIC = {
         ("reward_to_go", None, "reward_to_go"),
         ("ent_coef", -0.1, "ent_coef"),
         ("max_grad_norm", 0.0, "max_grad_norm"),
+        ("max_grad_norm", float("nan"), "max_grad_norm"),
+        ("max_episode_steps", 0, "max_episode_steps"),
         ("rollout_buffer_class", EpisodicRolloutBuffer.__mro__[-3], "rollout_buffer_class"),
     ],
     VPG: [
         ("gae_lambda", 1.01, "gae_lambda"),
         ("batch_size", 0, "batch_size"),
-        ("batch_size", 10_000, "batch_size"),
         ("vf_learning_rate", -1.0, "vf_learning_rate"),
         ("n_critic_updates", 0, "n_critic_updates"),
         ("ent_coef", -0.1, "ent_coef"),
@@ -46,7 +47,6 @@ SPECIFIC = {
     ],
     NPG: [
         ("gae_lambda", -0.5, "gae_lambda"),
-        ("batch_size", 10_000, "batch_size"),
         ("target_kl", 0.0, "target_kl"),
         ("target_kl", -0.01, "target_kl"),
         ("cg_max_steps", 0, "cg_max_steps"),
@@ -55,6 +55,7 @@ SPECIFIC = {
         ("step_size", 0.0, "step_size"),
         ("sub_sampling_factor", 0, "sub_sampling_factor"),
     ],
+    KLPPO: [],  # its own hyperparameters: tests/test_klppo.py
 }
 CASES = [(algo, *case) for algo in ALGOS for case in COMMON + SPECIFIC[algo]]
 CASE_IDS = [f"{algo.__name__}-{name}-{i}" for i, (algo, name, _, _) in enumerate(CASES)]
@@ -196,3 +197,27 @@ def test_load_and_continue_is_as_if_uninterrupted(algo, tmp_path):
     assert loaded._n_updates == model._n_updates
     for (name, param), loaded_param in zip(model.policy.named_parameters(), loaded.policy.parameters(), strict=True):
         assert th.equal(param, loaded_param), name
+
+
+@pytest.mark.parametrize("algo", [VPG, NPG, KLPPO])
+def test_a_batch_size_larger_than_the_rollout_is_one_minibatch(algo):
+    # As SB3's PPO and sb3-contrib's TRPO: a warning, then minibatches of what there is
+    with pytest.warns(UserWarning, match="mini-batch size of 256"):
+        model = algo("MlpPolicy", "CartPole-v1", n_steps=64, batch_size=256, seed=0)
+    model.learn(128)
+    assert model._n_updates >= 2
+
+
+@pytest.mark.parametrize("algo", [REINFORCE, VPG])
+def test_gradient_clipping_can_be_turned_off(algo):
+    def trained(max_grad_norm) -> list[np.ndarray]:
+        kwargs = small_kwargs(algo)
+        model = algo("MlpPolicy", "CartPole-v1", seed=0, max_grad_norm=max_grad_norm, learning_rate=0.1, **kwargs)
+        model.learn(64)
+        return [p.detach().numpy().copy() for p in model.policy.parameters()]
+
+    unclipped = trained(None)
+    for same, other in zip(unclipped, trained(float("inf")), strict=True):
+        np.testing.assert_array_equal(same, other)
+    # A tight clip changes the step: the two above were not clipped
+    assert any(not np.array_equal(a, b) for a, b in zip(unclipped, trained(1e-3), strict=True))

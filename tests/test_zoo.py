@@ -14,9 +14,9 @@ import yaml
 from conftest import ROOT, load_script
 from stable_baselines3.common.env_util import make_vec_env
 
-from sb3_pg import NPG, REINFORCE, VPG, zoo
+from sb3_pg import KLPPO, NPG, REINFORCE, VPG, zoo
 
-ALGOS = {"reinforce": REINFORCE, "vpg": VPG, "npg": NPG}
+ALGOS = {"reinforce": REINFORCE, "vpg": VPG, "npg": NPG, "klppo": KLPPO}
 ENVS = [
     "CartPole-v1",
     "Acrobot-v1",
@@ -28,7 +28,12 @@ ENVS = [
     "Walker2d-v4",
 ]
 # A small rollout, so that -n 256 is four policy updates
-SMALL = {"reinforce": ["n_steps:64"], "vpg": ["n_steps:64", "batch_size:32"], "npg": ["n_steps:64", "batch_size:32"]}
+SMALL = {
+    "reinforce": ["n_steps:64"],
+    "vpg": ["n_steps:64", "batch_size:32"],
+    "npg": ["n_steps:64", "batch_size:32"],
+    "klppo": ["n_steps:64", "batch_size:32", "n_epochs:1"],  # one epoch: one update a rollout, as the others
+}
 
 
 def run_cli(cwd: Path, script: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -204,7 +209,7 @@ def test_optimize(tmp_path, algo):
     trials = optuna.load_study(study_name=algo, storage=storage).trials
     assert len(trials) == 2
     assert all(trial.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for trial in trials)
-    own = {"reinforce": "baseline", "vpg": "vf_learning_rate", "npg": "cg_damping"}[algo]
+    own = {"reinforce": "baseline", "vpg": "vf_learning_rate", "npg": "cg_damping", "klppo": "kl_coef_update"}[algo]
     assert all(own in trial.params for trial in trials), "sampled with another algorithm's sampler"
     assert list((tmp_path / "logs" / algo).glob("report_CartPole-v1_2-trials-256-*.csv"))
 
