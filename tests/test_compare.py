@@ -1,4 +1,4 @@
-"""python -m sb3_pg.compare: the grid trained through rl-zoo3, skipped and resumed runs, crashes, the report, Ray."""
+"""python -m sb3_pg.compare: the grid trained by rl-zoo3, skipped and resumed runs, crashes, the report (Ray: test_ray)."""
 
 import json
 import shutil
@@ -261,31 +261,6 @@ def test_segment_folder_is_the_newest_unknown_one(tmp_path):
     assert runner._new_zoo_dir(run_dir, "ppo", {"ppo/CartPole-v1_1", "ppo/CartPole-v1_2"}) is None
     (run_dir / "ppo" / "CartPole-v1_10").mkdir()  # numbered, not sorted as text
     assert runner._new_zoo_dir(run_dir, "ppo", {"ppo/CartPole-v1_1", "ppo/CartPole-v1_2"}) == "ppo/CartPole-v1_10"
-
-
-def test_ray_runs_the_same_grid(tmp_path, monkeypatch):
-    ray = pytest.importorskip("ray")
-    from sb3_pg.compare.api import compare
-
-    def no_local_run(*args, **kwargs):
-        raise AssertionError("the local executor ran instead of Ray")
-
-    monkeypatch.setattr("sb3_pg.compare.api.run_local", no_local_run)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        report, outcomes = compare(
-            [ENV], ["reinforce"], 1, tmp_path / "runs", ray_address="auto", progress=False, reps=500,
-            n_timesteps=BUDGET, eval_freq=256, eval_episodes=4, n_eval_envs=2,
-        )  # fmt: skip
-    finally:
-        ray.shutdown()
-    assert [outcome.status for outcome in outcomes] == ["finished"]
-    npz = zoo_npz(run_dir_of(tmp_path / "runs", ENV, "reinforce", 0), "reinforce")
-    (run,) = report.runs.itertuples()
-    assert run.final_return == pytest.approx(npz["results"][-1].mean())
-    np.testing.assert_allclose(report.evaluations["eval_mean"], npz["results"].mean(axis=1))
-    assert json.loads((tmp_path / "runs" / "comparison.json").read_text())["ray_address"] == "auto"
-    assert (tmp_path / "runs" / "report.md").is_file()
 
 
 def test_budget_and_grid():

@@ -10,7 +10,8 @@ Compare REINFORCE, VPG and NPG with PPO and TRPO (or any rl-zoo3 algorithms) on 
   rl-zoo3's ``ppo.yml`` by default (:func:`~sb3_pg.compare.grid.zoo_budget`), or ``-n``.
 - Each run is evaluated periodically on separate evaluation environments by the zoo's ``EvalCallback``
   (``evaluations.npz``).
-- Runs train in parallel processes, or as Ray tasks on a Ray cluster (``ray_address``). A finished run is
+- Runs train in parallel processes, or as Ray tasks on a Ray cluster (``ray_address``), where a task lost with
+  its node is retried (``docs/ray.md``). A finished run is
   never trained again; an interrupted one restarts cleanly, or resumes from its latest checkpoint when
   ``save_freq`` is set (see :mod:`sb3_pg.compare.runner`). A crashed run is reported with its log and does
   not stop the others.

@@ -8,7 +8,7 @@ from sb3_pg.compare.grid import COMPARISON_FILE, Grid, check_same_experiment, ma
 from sb3_pg.compare.report import Report, build_report
 from sb3_pg.compare.runner import RunOutcome, run_local, run_one, run_ray
 
-DEFAULT_ALGOS = ("reinforce", "vpg", "npg", "ppo", "trpo")
+DEFAULT_ALGOS = ("reinforce", "vpg", "npg", "klppo", "ppo", "trpo")
 
 
 def default_workers() -> int:

@@ -9,7 +9,10 @@ A run's folder, ``<out>/<env>/<algo>/seed_<seed>/``, holds:
   checkpoints, ``<env>/config.yml``); one per segment when a run was resumed from a checkpoint;
 - ``segments.json``: those folders and the step at which each one started;
 - ``result.json``: written last, when the run trained its whole budget: the marker of a finished run;
-- ``failed.json``: written instead when it crashed.
+- ``failed.json``: written instead when it crashed;
+- ``attempts/<n>/``: on a Ray cluster, the folder in which the n-th task of the run trained, when its node could
+  write there (a run folder of its own, so that two attempts never write one folder); removed once the run
+  finished, the task having sent its files to the driver, which alone writes the run folder.
 """
 
 import json
@@ -35,6 +38,7 @@ FAILED_FILE = "failed.json"
 SEGMENTS_FILE = "segments.json"
 LOG_FILE = "train.log"
 COMPARISON_FILE = "comparison.json"
+ATTEMPTS_DIR = "attempts"
 
 
 @dataclass(frozen=True)
@@ -371,6 +375,19 @@ def write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, path)
+
+
+def attempt_dirs(run_dir: str | os.PathLike) -> list[Path]:
+    """:return: the attempt folders ``<run_dir>/attempts/<n>`` of a run, by increasing ``n``"""
+    root = Path(run_dir) / ATTEMPTS_DIR
+    found = [path for path in root.iterdir() if path.name.isdigit()] if root.is_dir() else []
+    return sorted(found, key=lambda path: int(path.name))
+
+
+def next_attempt_dir(run_dir: str | os.PathLike) -> Path:
+    """:return: the folder of the run's next attempt: ``<run_dir>/attempts/<n + 1>`` after the last one ``n``"""
+    found = attempt_dirs(run_dir)
+    return Path(run_dir) / ATTEMPTS_DIR / str(int(found[-1].name) + 1 if found else 1)
 
 
 def is_finished(run_dir: str | os.PathLike) -> bool:

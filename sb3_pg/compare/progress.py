@@ -1,5 +1,6 @@
 """The live display of a comparison: a bar for the whole grid and one per run under way, with step counts."""
 
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -64,14 +65,15 @@ class GridProgress:
         failed = f", {self._failed} failed" if self._failed else ""
         return f"[bold]all runs[/bold] {self._done}/{len(self.specs)} done{failed}"
 
-    def start(self, spec: RunSpec, show: bool = True) -> None:
+    def start(self, spec: RunSpec, show: bool = True, run_dir: str | os.PathLike | None = None) -> None:
         """
         A run was started (or handed to Ray).
 
         :param spec: the run
         :param show: give it a row now; else when its first steps appear (a Ray task may wait in a queue)
+        :param run_dir: where it trains, if not in its run folder (a Ray task's attempt folder)
         """
-        self._counters[spec] = StepCounter(spec.run_dir, spec.algo)
+        self._counters[spec] = StepCounter(run_dir or spec.run_dir, spec.algo)
         if show:
             self._show(spec)
 

@@ -93,6 +93,8 @@ def collect(out_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
             "wall_time_s": np.nan,
             "steps_per_s": np.nan,
             "segments": np.nan,
+            # Ray tasks that trained the run: more than 1 when a node or worker was lost (a local run: 1)
+            "attempts": (result or failed or {}).get("attempts", 1),
             "eval_freq": spec.eval_freq,
             "eval_episodes": spec.eval_episodes,
             "n_eval_envs": spec.n_eval_envs,
@@ -352,9 +354,9 @@ def build_report(out_dir: str | os.PathLike, reps: int = 10_000, write: bool = T
         "- **steps to threshold**: steps of the first evaluation whose mean return reaches the environment's "
         "reward threshold; median over the seeds that reached it, and how many did.",
         "- **wall-clock / run**: time of rl-zoo3's `train()` (training and its evaluations), mean over seeds; "
-        "**env steps/s**: training steps per second of it. "
+        "**env steps/s**: training steps per second of it."
         + (
-            f"The last invocation ran {meta['workers']} runs at once on a machine with {meta['cpu_count']} CPU cores, "
+            f" The last invocation ran {meta['workers']} runs at once on a machine with {meta['cpu_count']} CPU cores, "
             "so runs shared cores."
             if meta.get("workers")
             else ""
@@ -385,6 +387,11 @@ def build_report(out_dir: str | os.PathLike, reps: int = 10_000, write: bool = T
                 for row in others.itertuples():
                     why = f": {row.message}" if row.message else ""
                     lines.append(f"- {row.algo} seed {row.seed}{why} (log: `{row.log}`)")
+        retried = env_runs[env_runs["attempts"] > 1]
+        if not retried.empty:
+            lines += ["", "Retried runs (their Ray task was lost with its node or worker): " + ", ".join(
+                f"{row.algo} seed {row.seed} ({row.attempts} attempts)" for row in retried.itertuples()
+            ) + "."]  # fmt: skip
     report.markdown = "\n".join(lines) + "\n"
 
     if write:

@@ -17,6 +17,15 @@ Running the grid: each run is rl-zoo3's ``train`` in a process of its own, sever
   those of the checkpoint) are not restored. ``segments.json`` names each segment's zoo folder as soon as the
   zoo creates it, so that the checkpoints of a run stopped at any moment (SIGTERM, Ctrl-C, a lost machine) are
   found.
+
+**On a Ray cluster** (:func:`run_ray`) each attempt of a run is a task that trains in a folder of its own,
+``<run>/attempts/<n>/`` when its node can write the run folder (a shared file system), a node-local folder
+otherwise (or when ``SB3_PG_COMPARE_NODE_DIR`` names one), and sends the run's files back to the driver, which
+alone writes the run folder. A task lost with its node (or its worker) is retried by the driver, up to
+:data:`RAY_ATTEMPTS` tasks per run: the new attempt starts from a copy of the last attempt folder it can read, so
+it resumes from that attempt's latest checkpoint (``save_freq``) on a shared file system, and restarts from step 0
+on another node without one. A run's process dies with its task's worker (Linux), so a lost attempt does not
+train on unseen. ``result.json`` records the Ray node that trained the run and the number of attempts.
 """
 
 import contextlib
@@ -34,13 +43,16 @@ from pathlib import Path
 from typing import Any
 
 from sb3_pg.compare.grid import (
+    ATTEMPTS_DIR,
     FAILED_FILE,
     LOG_FILE,
     RESULT_FILE,
     SEGMENTS_FILE,
     SPEC_FILE,
     RunSpec,
+    attempt_dirs,
     is_finished,
+    next_attempt_dir,
     read_json,
     write_json,
 )
@@ -49,6 +61,12 @@ from sb3_pg.compare.runs import final_model_steps, latest_checkpoint, read_segme
 
 # Hyperparameters that rl-zoo3 turns into schedules (``ExperimentManager._preprocess_schedules``)
 _ZOO_SCHEDULES = ("learning_rate", "clip_range", "clip_range_vf", "delta_std")
+
+# Ray tasks per run: a task lost with its node or worker is submitted again, up to this many in all
+RAY_ATTEMPTS = 3
+# A folder on each node in which Ray tasks train instead of the run folder, as on a cluster without a shared file
+# system; passed from the driver's environment to the tasks
+NODE_DIR_ENV = "SB3_PG_COMPARE_NODE_DIR"
 
 
 @dataclass
@@ -146,24 +164,43 @@ def _last_line(log: Path) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def _child_env() -> dict[str, str]:
-    """The environment of a run's process: it imports what this process can (e.g. the module of a user's env)."""
+def _child_env(num_threads: int) -> dict[str, str]:
+    """
+    The environment of a run's process: it imports what this process can (e.g. the module of a user's env), and
+    its OpenMP / BLAS libraries use the run's threads, as on a Ray worker, so that a run gives the same result in
+    a local process and in a Ray task.
+    """
     env = dict(os.environ)
     paths = [path or os.getcwd() for path in sys.path]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([*paths, *env.get("PYTHONPATH", "").split(os.pathsep)]))
+    env["OMP_NUM_THREADS"] = str(num_threads)
     return env
 
 
-def run_one(spec: RunSpec, cancel: threading.Event | None = None, new_session: bool = True) -> RunOutcome:
+def _die_with_parent() -> None:
+    """In a run's process started by a Ray task: be killed when the task's worker dies (Linux's PR_SET_PDEATHSIG)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+
+
+def run_one(
+    spec: RunSpec, cancel: threading.Event | None = None, new_session: bool = True, record: dict[str, Any] | None = None
+) -> RunOutcome:
     """
     Train one run through rl-zoo3's ``train`` (in a new process), unless it has finished already.
 
     :param spec: the run
     :param cancel: when set, the run's process is terminated and the run is reported ``"cancelled"``
     :param new_session: start the process in a session of its own, so that a Ctrl-C in the terminal reaches
-        the comparison only (rl-zoo3 would save a half-trained model as if training had ended)
+        the comparison only (rl-zoo3 would save a half-trained model as if training had ended); ``False`` in a Ray
+        task, where the process is killed instead when the task's worker dies
+    :param record: what to add to the segment's entry in ``segments.json`` and to ``result.json`` or
+        ``failed.json`` (a Ray task's node and attempt)
     :return: what became of the run
     """
+    record = record or {}
     run_dir = Path(spec.run_dir)
     if is_finished(run_dir):
         result = read_json(run_dir / RESULT_FILE) or {}
@@ -178,11 +215,12 @@ def run_one(spec: RunSpec, cancel: threading.Event | None = None, new_session: b
     checkpoint = latest_checkpoint(run_dir, spec.n_timesteps) if spec.save_freq > 0 else None
     if checkpoint is None:
         _clean(run_dir, spec.algo)
-        segments: list[dict[str, Any]] = [{"dir": None, "offset": 0}]
+        segments: list[dict[str, Any]] = [{"dir": None, "offset": 0, **record}]
         trained_agent, extra_hyperparams = None, []
     else:
         segments = read_segments(run_dir)[: checkpoint.segment + 1]
-        segments.append({"dir": None, "offset": checkpoint.steps, "resumed_from": str(checkpoint.path.relative_to(run_dir))})
+        resumed_from = str(checkpoint.path.relative_to(run_dir))
+        segments.append({"dir": None, "offset": checkpoint.steps, "resumed_from": resumed_from, **record})
         trained_agent, extra_hyperparams = str(checkpoint.path), _resumed_schedules(spec, checkpoint.steps)
     (run_dir / FAILED_FILE).unlink(missing_ok=True)
     write_json(run_dir / SPEC_FILE, spec.to_dict())
@@ -202,8 +240,9 @@ def run_one(spec: RunSpec, cancel: threading.Event | None = None, new_session: b
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=_child_env(),
+            env=_child_env(spec.num_threads),
             start_new_session=new_session,
+            preexec_fn=None if new_session else _die_with_parent,
         )
         try:
             while True:
@@ -247,7 +286,7 @@ def run_one(spec: RunSpec, cancel: threading.Event | None = None, new_session: b
     elif offset + steps < spec.n_timesteps:
         message = f"training stopped after {offset + steps} of {spec.n_timesteps} steps"
     if message:
-        write_json(run_dir / FAILED_FILE, {"returncode": returncode, "message": message, "log": LOG_FILE})
+        write_json(run_dir / FAILED_FILE, {"returncode": returncode, "message": message, "log": LOG_FILE, **record})
         return RunOutcome(spec, "failed", message)
 
     assert steps is not None
@@ -264,6 +303,7 @@ def run_one(spec: RunSpec, cancel: threading.Event | None = None, new_session: b
         "steps_per_s": trained / wall_time if wall_time > 0 else None,
         "segments": len(segments),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+        **record,
     }
     write_json(run_dir / RESULT_FILE, result)
     return RunOutcome(spec, "finished", "", wall_time, offset + steps, result["steps_per_s"])
@@ -316,25 +356,42 @@ def run_local(specs: list[RunSpec], workers: int, progress: GridProgress) -> lis
     return outcomes
 
 
-def _run_remote(spec_data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
+def _run_remote(spec_data: dict[str, Any], attempt: int) -> tuple[dict[str, Any], dict[str, bytes]]:
     """
-    A Ray task: one run on a node of the cluster. It trains in the run's folder when the node can write there
-    (this machine, a shared file system) and in a temporary folder otherwise; it returns the run's files
-    (checkpoints excepted) so that the driver has them either way.
+    A Ray task: one attempt of a run on a node of the cluster, in a folder of its own (see the module's notes).
+
+    :param spec_data: the run (:meth:`RunSpec.to_dict`)
+    :param attempt: how many tasks the driver has submitted for the run, this one included
+    :return: the outcome and the run's files (checkpoints excepted), for the driver to write into the run folder
     """
+    import ray
+
     spec = RunSpec.from_dict(spec_data)
-    try:
-        Path(spec.run_dir).mkdir(parents=True, exist_ok=True)
-    except OSError:
-        spec = replace(spec, run_dir=tempfile.mkdtemp(prefix="sb3_pg_compare_"))
-    outcome = run_one(spec, new_session=False)
-    run_dir = Path(spec.run_dir)
+    node_dir = os.environ.get(NODE_DIR_ENV)
+    base = Path(spec.run_dir)
+    work = next_attempt_dir(base)
+    if not node_dir:
+        try:
+            work.mkdir(parents=True, exist_ok=True)
+        except OSError:  # this node cannot write the driver's folder
+            node_dir = os.path.join(tempfile.gettempdir(), "sb3_pg_compare")
+    if node_dir:
+        base = Path(node_dir, *base.parts[1:])
+        work = next_attempt_dir(base)
+    earlier = [path for path in attempt_dirs(base) if path != work]
+    if earlier:  # a lost attempt: continue from what it left (its checkpoints, or its result if it had finished)
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(earlier[-1], work, ignore=shutil.ignore_patterns(FAILED_FILE, "timing_*.json"))
+    record = {"node_id": ray.get_runtime_context().get_node_id(), "attempts": attempt}
+    outcome = run_one(replace(spec, run_dir=str(work)), new_session=False, record=record)
     files = {
-        str(path.relative_to(run_dir)): path.read_bytes()
-        for path in run_dir.rglob("*")
+        str(path.relative_to(work)): path.read_bytes()
+        for path in work.rglob("*")
         if path.is_file() and not (path.name.startswith("rl_model_") and path.suffix == ".zip")
     }
-    return outcome.to_dict(), files
+    if node_dir and outcome.status != "failed":  # the driver has the files; a retry on another node starts over
+        shutil.rmtree(base / ATTEMPTS_DIR, ignore_errors=True)
+    return replace(outcome, status="finished" if outcome.status == "skipped" else outcome.status).to_dict(), files
 
 
 def _store_files(run_dir: Path, files: dict[str, bytes]) -> None:
@@ -350,45 +407,71 @@ def _store_files(run_dir: Path, files: dict[str, bytes]) -> None:
             (run_dir / stale).unlink(missing_ok=True)
 
 
-def run_ray(specs: list[RunSpec], address: str, progress: GridProgress) -> list[RunOutcome]:
+def run_ray(specs: list[RunSpec], address: str, progress: GridProgress, attempts: int = RAY_ATTEMPTS) -> list[RunOutcome]:
     """
-    Run the grid as Ray tasks (one CPU each) on an existing Ray cluster.
+    Run the grid as Ray tasks (one CPU each) on an existing Ray cluster, each run in up to ``attempts`` tasks.
 
     :param specs: the runs still to train
     :param address: the cluster's address, as ``ray.init(address=...)`` takes it (``"auto"``, ``"host:6379"``,
         ``"ray://host:10001"``); ignored when Ray is already initialised in this process
     :param progress: the live display
+    :param attempts: tasks per run at most: a task lost with its node or worker is submitted again until then
     :return: the outcome of each run
     """
     import ray
+    from ray import exceptions
 
     if not ray.is_initialized():
         ray.init(address=address, log_to_driver=False)
     remote: Any = ray.remote(num_cpus=1, max_retries=0)(_run_remote)
-    refs = {remote.remote(spec.to_dict()): spec for spec in specs}
+    if NODE_DIR_ENV in os.environ:
+        remote = remote.options(runtime_env={"env_vars": {NODE_DIR_ENV: os.environ[NODE_DIR_ENV]}})
+    lost = (exceptions.WorkerCrashedError, exceptions.NodeDiedError, exceptions.ObjectLostError, exceptions.OutOfMemoryError)
+    tries: dict[RunSpec, int] = {}
+    refs: dict[Any, RunSpec] = {}
+
+    def submit(spec: RunSpec) -> None:
+        tries[spec] = tries.get(spec, 0) + 1
+        # The run folder says what it holds while the run trains elsewhere (a changed command is then refused)
+        write_json(Path(spec.run_dir) / SPEC_FILE, spec.to_dict())
+        refs[remote.remote(spec.to_dict(), tries[spec])] = spec
+        # A row once its first steps appear (a task may wait in Ray's queue); none without a shared file system
+        progress.start(spec, show=False, run_dir=next_attempt_dir(spec.run_dir))
+
     for spec in specs:
-        progress.start(spec, show=False)  # a row once its first steps appear: a task may wait in Ray's queue
-    pending = list(refs)
+        submit(spec)
     outcomes = []
     try:
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1, timeout=1.0)
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1, timeout=1.0)
             for ref in done:
-                spec = refs[ref]
+                spec = refs.pop(ref)
                 try:
                     outcome_data, files = ray.get(ref)
                 except Exception as error:  # the task itself failed (node lost, worker crashed, ...)
-                    outcome = RunOutcome(spec, "failed", f"Ray task failed: {type(error).__name__}: {error}"[:300])
-                    write_json(Path(spec.run_dir) / FAILED_FILE, {"returncode": None, "message": outcome.message})
+                    message = f"Ray task failed: {type(error).__name__}: {error}"[:300]
+                    if isinstance(error, lost) and tries[spec] < attempts:
+                        progress.console.print(
+                            f"retrying {spec.label} (attempt {tries[spec] + 1} of {attempts}): {type(error).__name__}"
+                        )
+                        submit(spec)
+                        continue
+                    outcome = RunOutcome(spec, "failed", message)
+                    write_json(
+                        Path(spec.run_dir) / FAILED_FILE, {"returncode": None, "message": message, "attempts": tries[spec]}
+                    )
                 else:
+                    _clean(Path(spec.run_dir), spec.algo)  # the run folder holds the attempt's files, nothing older
                     _store_files(Path(spec.run_dir), files)
                     outcome = RunOutcome.from_dict(outcome_data)
                     outcome.spec = spec
+                    if outcome.status == "finished":
+                        shutil.rmtree(Path(spec.run_dir) / ATTEMPTS_DIR, ignore_errors=True)
                 outcomes.append(outcome)
                 progress.finish(outcome)
             progress.refresh()
     except BaseException:
-        for ref in pending:
+        for ref in refs:
             ray.cancel(ref)
         raise
     return outcomes

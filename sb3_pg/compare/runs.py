@@ -48,6 +48,18 @@ def final_model_steps(zoo_dir: Path) -> int | None:
         return int(json.loads(archive.read("data"))["num_timesteps"])
 
 
+def _complete(checkpoint: Path) -> bool:
+    """
+    :return: whether a checkpoint was written to its end (its process may have been killed while writing it): a
+        zip whose last directory is SB3's, with its ``data``; a partial file ends inside the torch archive it holds
+    """
+    try:
+        with zipfile.ZipFile(checkpoint) as archive:
+            return "data" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
 @dataclass
 class Checkpoint:
     """A checkpoint of a run: its file, the run's step count at it, and the segment that wrote it."""
@@ -69,7 +81,7 @@ def latest_checkpoint(run_dir: str | os.PathLike, n_timesteps: int) -> Checkpoin
             continue
         for path in (Path(run_dir) / segment["dir"]).glob("rl_model_*_steps.zip"):
             match = _CHECKPOINT.match(path.name)
-            if match is None:
+            if match is None or not _complete(path):
                 continue
             steps = segment["offset"] + int(match["steps"])
             if steps < n_timesteps and (best is None or steps > best.steps):
