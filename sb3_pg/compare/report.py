@@ -5,6 +5,7 @@ tables' numbers) and ``learning_curves_<env>.png``.
 """
 
 import contextlib
+import filecmp
 import importlib
 import os
 from dataclasses import dataclass, field
@@ -254,10 +255,14 @@ def markdown_table(table: pd.DataFrame) -> str:
 def conf_label(algo: str, conf_file: str) -> str:
     """
     :return: ``sb3_pg/hyperparams/<algo>.yml`` or ``rl_zoo3/hyperparams/<algo>.yml`` when ``conf_file`` is the file
-        the algorithm trains with by default (:func:`sb3_pg.zoo.hyperparams_file`), else ``conf_file`` itself
+        the algorithm trains with by default (:func:`sb3_pg.zoo.hyperparams_file`), or a copy of it (the checkout's
+        ``hyperparams/`` beside an installed package), else ``conf_file`` itself
     """
+    default = hyperparams_file(algo)
     try:
-        if os.path.samefile(conf_file, hyperparams_file(algo)):
+        if os.path.samefile(conf_file, default) or (
+            Path(conf_file).name == Path(default).name and filecmp.cmp(conf_file, default, shallow=False)
+        ):
             return f"{'sb3_pg' if algo in NEW_ALGOS else 'rl_zoo3'}/hyperparams/{algo}.yml"
     except OSError:
         pass
