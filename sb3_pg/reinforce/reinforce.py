@@ -48,7 +48,9 @@ class REINFORCE(PolicyGradientAlgorithm):
     until its current episode ends, so the buffer holds only complete episodes and grows as needed. With
     several envs, an env that has finished waits for the others: the steps it takes meanwhile are counted in
     ``num_timesteps`` but not stored (``rollout/discarded_steps``), and the next rollout starts every env on
-    a fresh episode. With one env (the default in ``hyperparams/reinforce.yml``) no step is discarded.
+    a fresh episode. With one env (the default in ``hyperparams/reinforce.yml``) no step is discarded. The logged
+    ``rollout/ep_rew_mean`` and ``ep_len_mean`` come from the stored episodes only: which are stored never depends
+    on their own length, so the short episodes that end while other envs finish are not over-counted.
 
     **Normalisation.** The loss averages ``log pi(a_t|s_t) * Psi_t`` over all steps of the batch, as SB3's
     A2C and PPO do. With complete episodes the number of steps varies from batch to batch, so this is the
