@@ -1,5 +1,5 @@
 """
-``python -m sb3_pg.enjoy``: rl-zoo3's ``enjoy.py`` with ``reinforce``, ``vpg`` and ``npg`` registered.
+``python -m sb3_pg.enjoy``: rl-zoo3's ``enjoy.py`` with ``reinforce``, ``vpg``, ``npg`` and ``klppo`` registered.
 
 It takes every flag of ``python -m rl_zoo3.enjoy``. A run is found as the zoo finds it
 (``<folder>/<algo>/<env>_<exp-id>/``), with the hyperparameters saved beside it (``config.yml``, ``args.yml``,

@@ -1,6 +1,6 @@
 """
-``python -m sb3_pg.record_video``: rl-zoo3's ``record_video.py`` with ``reinforce``, ``vpg`` and ``npg``
-registered.
+``python -m sb3_pg.record_video``: rl-zoo3's ``record_video.py`` with ``reinforce``, ``vpg``, ``npg`` and
+``klppo`` registered.
 
 It takes every flag of ``python -m rl_zoo3.record_video`` and finds a run as ``python -m sb3_pg.enjoy`` does.
 """

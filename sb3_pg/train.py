@@ -1,5 +1,5 @@
 """
-``python -m sb3_pg.train``: rl-zoo3's ``train.py`` with ``reinforce``, ``vpg`` and ``npg`` registered.
+``python -m sb3_pg.train``: rl-zoo3's ``train.py`` with ``reinforce``, ``vpg``, ``npg`` and ``klppo`` registered.
 
 It takes every flag of ``python -m rl_zoo3.train`` and trains any zoo algorithm as the zoo does. The new
 algorithms read their hyperparameters from this package's files (:func:`sb3_pg.zoo.hyperparams_file`), the zoo's
