@@ -13,6 +13,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize, sync_envs_normalization
 
+from sb3_pg.common.checks import check_int
 from sb3_pg.gradients.estimators import MEASURES, GradientReport, measure_gradients
 
 
@@ -68,10 +69,8 @@ class GradientQualityCallback(BaseCallback):
         verbose: int = 0,
     ):
         super().__init__(verbose)
-        if every_n_updates < 1:
-            raise ValueError(f"every_n_updates must be at least 1, got {every_n_updates}")
-        if n_batches < 2:
-            raise ValueError(f"n_batches must be at least 2, got {n_batches}")
+        check_int("every_n_updates", every_n_updates, 1)
+        check_int("n_batches", n_batches, 2)
         self.measure_env = env if isinstance(env, VecEnv) else make_vec_env(env, n_envs=n_envs, seed=seed)
         self.every_n_updates = every_n_updates
         self.batch_size = batch_size
