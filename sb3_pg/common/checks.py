@@ -2,6 +2,7 @@
 
 import math
 import warnings
+from collections.abc import Callable, Mapping
 from numbers import Integral, Real
 from typing import Any
 
@@ -128,7 +129,7 @@ def check_rollout_size(batch_size: int, n_steps: int, n_envs: int, normalize_adv
         warnings.warn(
             f"normalize_advantage=True with a rollout of n_steps * n_envs = {buffer_size} step: a single advantage "
             "cannot be standardised and is used as it is",
-            stacklevel=3,
+            stacklevel=4,
         )
     if buffer_size % batch_size > 0:
         full, rest = divmod(buffer_size, batch_size)
@@ -137,5 +138,54 @@ def check_rollout_size(batch_size: int, n_steps: int, n_envs: int, normalize_adv
             f"You have specified a mini-batch size of {batch_size} (batch_size) for a rollout of n_steps * n_envs = "
             f"{n_steps} * {n_envs} = {buffer_size} steps: each pass over it makes {shape}. "
             "A batch_size that divides n_steps * n_envs avoids the odd one.",
-            stacklevel=3,
+            stacklevel=4,
         )
+
+
+def _positive_or_none(name: str, value: Any) -> None:
+    if value is not None:
+        check_real(name, value, low=0.0, low_open=True)
+
+
+# The one rule for each constructor argument that two or more of the algorithms share, by name
+HYPERPARAMETER_RULES: dict[str, Callable[[str, Any], None]] = {
+    **dict.fromkeys(("learning_rate", "vf_learning_rate"), check_learning_rate),
+    **dict.fromkeys(
+        ("n_steps", "batch_size", "n_epochs", "n_critic_updates", "cg_max_steps", "sub_sampling_factor", "stats_window_size"),
+        lambda name, value: check_int(name, value, 1),
+    ),
+    "sde_sample_freq": lambda name, value: check_int(name, value, -1),
+    **dict.fromkeys(("gamma", "gae_lambda"), lambda name, value: check_real(name, value, 0.0, 1.0)),
+    **dict.fromkeys(("ent_coef", "vf_coef", "cg_damping"), lambda name, value: check_real(name, value, low=0.0)),
+    "target_kl": lambda name, value: check_real(name, value, low=0.0, low_open=True),
+    "step_size": _positive_or_none,
+    **dict.fromkeys(("normalize_advantage", "use_sde"), check_bool),
+    "max_grad_norm": lambda name, value: check_max_grad_norm(value),
+}
+
+
+def check_hyperparameters(arguments: Mapping[str, Any]) -> None:
+    """
+    Check every argument that has a rule in ``HYPERPARAMETER_RULES``, so that the algorithms share one rule per name.
+
+    :param arguments: a constructor's arguments by name (its ``locals()``); names without a rule are skipped
+    :raise ValueError: naming the first argument that breaks its rule
+    """
+    for name, value in arguments.items():
+        if name in HYPERPARAMETER_RULES:
+            HYPERPARAMETER_RULES[name](name, value)
+
+
+def check_env_and_batch(model: Any, batch_size: int | None = None, normalize_advantage: bool = False) -> None:
+    """
+    Once the env is known: its spaces are ones the policies take, and ``batch_size`` against the rollout.
+
+    :param model: the algorithm, after ``OnPolicyAlgorithm.__init__`` (nothing is checked without an env)
+    :param batch_size: the minibatch size, if the algorithm has one
+    :param normalize_advantage: whether advantages are standardised per minibatch
+    """
+    if model.env is None:
+        return
+    check_spaces(type(model).__name__, model.observation_space, model.action_space)
+    if batch_size is not None:
+        check_rollout_size(batch_size, model.n_steps, model.n_envs, normalize_advantage)

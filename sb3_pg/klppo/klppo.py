@@ -23,15 +23,12 @@ from torch.nn import functional as F
 
 from sb3_pg.common.base import PolicyGradientAlgorithm
 from sb3_pg.common.checks import (
-    check_bool,
     check_choice,
-    check_int,
+    check_env_and_batch,
+    check_hyperparameters,
     check_learning_rate,
-    check_max_grad_norm,
     check_real,
     check_rollout_finite,
-    check_rollout_size,
-    check_spaces,
 )
 from sb3_pg.common.policy_gradient import record_std
 from sb3_pg.klppo.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
@@ -208,28 +205,15 @@ class KLPPO(PolicyGradientAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ):
-        check_learning_rate("learning_rate", learning_rate)
-        check_int("n_steps", n_steps, 1)
-        check_int("batch_size", batch_size, 1)
-        check_int("n_epochs", n_epochs, 1)
-        check_real("gamma", gamma, 0.0, 1.0)
-        check_real("gae_lambda", gae_lambda, 0.0, 1.0)
-        check_real("target_kl", target_kl, low=0.0, low_open=True)
+        check_hyperparameters(locals())
         check_choice("kl_coef_update", kl_coef_update, KL_COEF_UPDATES)
         # The adaptive rule only multiplies beta: from 0 it would never move
         check_real("kl_coef", kl_coef, low=0.0, low_open=kl_coef_update == "adaptive")
         check_real("kl_coef_lr", kl_coef_lr, low=0.0, low_open=True)
         if clip_range is not None:
             check_learning_rate("clip_range", clip_range)
-        check_bool("normalize_advantage", normalize_advantage)
         if normalize_advantage and batch_size < 2:
             raise ValueError(f"batch_size must be at least 2 with normalize_advantage=True, got {batch_size}")
-        check_real("ent_coef", ent_coef, low=0.0)
-        check_real("vf_coef", vf_coef, low=0.0)
-        check_max_grad_norm(max_grad_norm)
-        check_bool("use_sde", use_sde)
-        check_int("sde_sample_freq", sde_sample_freq, -1)
-        check_int("stats_window_size", stats_window_size, 1)
         super().__init__(
             policy,
             env,
@@ -252,9 +236,7 @@ class KLPPO(PolicyGradientAlgorithm):
             device=device,
             _init_setup_model=False,
         )
-        if self.env is not None:
-            check_spaces(type(self).__name__, self.observation_space, self.action_space)
-            check_rollout_size(batch_size, self.n_steps, self.n_envs, normalize_advantage)
+        check_env_and_batch(self, batch_size, normalize_advantage)
         self.batch_size = batch_size
         self.n_epochs = n_epochs
         self.target_kl = target_kl

@@ -12,15 +12,7 @@ from stable_baselines3.common.utils import explained_variance
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from sb3_pg.common.base import PolicyGradientAlgorithm
-from sb3_pg.common.checks import (
-    check_bool,
-    check_int,
-    check_learning_rate,
-    check_real,
-    check_rollout_finite,
-    check_rollout_size,
-    check_spaces,
-)
+from sb3_pg.common.checks import check_env_and_batch, check_hyperparameters, check_rollout_finite
 from sb3_pg.common.critic import fit_critic, split_actor_critic
 from sb3_pg.common.natural import fisher_vector_product_fn, flat_gradient, natural_step
 from sb3_pg.common.policy_gradient import record_std
@@ -131,22 +123,7 @@ class NPG(PolicyGradientAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ):
-        check_learning_rate("learning_rate", learning_rate)
-        check_int("n_steps", n_steps, 1)
-        check_int("batch_size", batch_size, 1)
-        check_real("gamma", gamma, 0.0, 1.0)
-        check_int("cg_max_steps", cg_max_steps, 1)
-        check_real("cg_damping", cg_damping, low=0.0)
-        check_int("n_critic_updates", n_critic_updates, 1)
-        check_real("gae_lambda", gae_lambda, 0.0, 1.0)
-        if step_size is not None:
-            check_real("step_size", step_size, low=0.0, low_open=True)
-        check_real("target_kl", target_kl, low=0.0, low_open=True)
-        check_int("sub_sampling_factor", sub_sampling_factor, 1)
-        check_int("stats_window_size", stats_window_size, 1)
-        check_bool("normalize_advantage", normalize_advantage)
-        check_bool("use_sde", use_sde)
-        check_int("sde_sample_freq", sde_sample_freq, -1)
+        check_hyperparameters(locals())
         super().__init__(
             policy,
             env,
@@ -169,9 +146,7 @@ class NPG(PolicyGradientAlgorithm):
             device=device,
             _init_setup_model=False,
         )
-        if self.env is not None:
-            check_spaces(type(self).__name__, self.observation_space, self.action_space)
-            check_rollout_size(batch_size, self.n_steps, self.n_envs, normalize_advantage)
+        check_env_and_batch(self, batch_size, normalize_advantage)
         self.batch_size = batch_size
         self.cg_max_steps = cg_max_steps
         self.cg_damping = cg_damping

@@ -16,12 +16,10 @@ from sb3_pg.common.buffers import EpisodicDictRolloutBuffer, EpisodicRolloutBuff
 from sb3_pg.common.checks import (
     check_bool,
     check_choice,
+    check_env_and_batch,
+    check_hyperparameters,
     check_int,
-    check_learning_rate,
-    check_max_grad_norm,
-    check_real,
     check_rollout_finite,
-    check_spaces,
 )
 from sb3_pg.common.policy_gradient import policy_gradient_step, record_std
 from sb3_pg.common.returns import discounted_returns
@@ -124,18 +122,10 @@ class REINFORCE(PolicyGradientAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ):
-        check_learning_rate("learning_rate", learning_rate)
-        check_int("n_steps", n_steps, 1)
-        check_real("gamma", gamma, 0.0, 1.0)
+        check_hyperparameters(locals())
         check_choice("baseline", baseline, BASELINES)
-        check_real("ent_coef", ent_coef, low=0.0)
-        check_max_grad_norm(max_grad_norm)
         check_int("max_episode_steps", max_episode_steps, 1)
-        check_int("stats_window_size", stats_window_size, 1)
         check_bool("reward_to_go", reward_to_go)
-        check_bool("normalize_advantage", normalize_advantage)
-        check_bool("use_sde", use_sde)
-        check_int("sde_sample_freq", sde_sample_freq, -1)
         if rollout_buffer_class is not None and not issubclass(rollout_buffer_class, _EpisodicStorage):
             raise ValueError(
                 "rollout_buffer_class must hold complete episodes: a subclass of EpisodicRolloutBuffer "
@@ -163,8 +153,7 @@ class REINFORCE(PolicyGradientAlgorithm):
             device=device,
             _init_setup_model=False,
         )
-        if self.env is not None:
-            check_spaces(type(self).__name__, self.observation_space, self.action_space)
+        check_env_and_batch(self)
         self.reward_to_go = reward_to_go
         self.baseline = baseline
         self.normalize_advantage = normalize_advantage

@@ -7,16 +7,7 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedul
 from stable_baselines3.common.utils import FloatSchedule, explained_variance, update_learning_rate
 
 from sb3_pg.common.base import PolicyGradientAlgorithm
-from sb3_pg.common.checks import (
-    check_bool,
-    check_int,
-    check_learning_rate,
-    check_max_grad_norm,
-    check_real,
-    check_rollout_finite,
-    check_rollout_size,
-    check_spaces,
-)
+from sb3_pg.common.checks import check_env_and_batch, check_hyperparameters, check_rollout_finite
 from sb3_pg.common.critic import fit_critic, split_actor_critic
 from sb3_pg.common.policy_gradient import policy_gradient_step, record_std
 from sb3_pg.vpg.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
@@ -111,19 +102,7 @@ class VPG(PolicyGradientAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ):
-        check_learning_rate("learning_rate", learning_rate)
-        check_learning_rate("vf_learning_rate", vf_learning_rate)
-        check_int("n_steps", n_steps, 1)
-        check_int("batch_size", batch_size, 1)
-        check_real("gamma", gamma, 0.0, 1.0)
-        check_real("gae_lambda", gae_lambda, 0.0, 1.0)
-        check_int("n_critic_updates", n_critic_updates, 1)
-        check_real("ent_coef", ent_coef, low=0.0)
-        check_max_grad_norm(max_grad_norm)
-        check_int("stats_window_size", stats_window_size, 1)
-        check_bool("normalize_advantage", normalize_advantage)
-        check_bool("use_sde", use_sde)
-        check_int("sde_sample_freq", sde_sample_freq, -1)
+        check_hyperparameters(locals())
         super().__init__(
             policy,
             env,
@@ -146,9 +125,7 @@ class VPG(PolicyGradientAlgorithm):
             device=device,
             _init_setup_model=False,
         )
-        if self.env is not None:
-            check_spaces(type(self).__name__, self.observation_space, self.action_space)
-            check_rollout_size(batch_size, self.n_steps, self.n_envs, normalize_advantage)
+        check_env_and_batch(self, batch_size, normalize_advantage)
         self.batch_size = batch_size
         self.vf_learning_rate = vf_learning_rate
         self.n_critic_updates = n_critic_updates
