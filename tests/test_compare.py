@@ -1,11 +1,14 @@
 """python -m sb3_pg.compare: the grid trained by rl-zoo3, skipped and resumed runs, crashes, the report (Ray: test_ray)."""
 
+import io
 import json
 import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import time
+from contextlib import redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +17,11 @@ import pytest
 import yaml
 from scipy import stats
 
-from sb3_pg.compare import grid as grid_module
-from sb3_pg.compare import runner
+from sb3_pg.compare import spec as spec_module
 from sb3_pg.compare.__main__ import main, make_parser
-from sb3_pg.compare.grid import RunSpec, make_grid, parse_hyperparams, run_dir_of, zoo_budget
-from sb3_pg.compare.plots import seed_curves
-from sb3_pg.compare.report import build_report
-from sb3_pg.compare.runs import StepCounter, load_evaluations
+from sb3_pg.compare.report import build_report, interval_estimates, seed_curves
+from sb3_pg.compare.run import store_files
+from sb3_pg.compare.spec import RunSpec, make_grid, new_segment, parse_hyperparams, run_dir_of, trained_steps, zoo_budget
 from sb3_pg.zoo import hyperparams_file
 
 ENV = "CartPole-v1"
@@ -30,10 +31,15 @@ BUDGET = 1024
 TINY = ["-n", str(BUDGET), "--eval-freq", "256", "--eval-episodes", "4", "--n-eval-envs", "2", "--reps", "1000"]
 
 
-def zoo_npz(run_dir: Path, algo: str) -> dict[str, np.ndarray]:
+def archived(out: Path, algo: str, seed: int, name: str) -> bytes:
+    """A file of a finished run's zoo folder, from the environment's archive: ``<algo>/<env>_1/<name>``."""
+    with tarfile.open(out / ENV / "zoo_runs.tar.xz") as tar:
+        return tar.extractfile(f"{algo}/seed_{seed}/{algo}/{ENV}_1/{name}").read()
+
+
+def zoo_npz(out: Path, algo: str, seed: int) -> dict[str, np.ndarray]:
     """The evaluations that rl-zoo3's EvalCallback wrote for a run of one segment, up to the budget."""
-    (folder,) = (run_dir / algo).iterdir()
-    with np.load(folder / "evaluations.npz") as data:
+    with np.load(io.BytesIO(archived(out, algo, seed, "evaluations.npz"))) as data:
         keep = data["timesteps"] <= BUDGET
         return {key: data[key][keep] for key in ("timesteps", "results", "ep_lengths")}
 
@@ -47,16 +53,11 @@ def comparison(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     stale.mkdir(parents=True)
     (stale / "left-over.txt").write_text("from an interrupted attempt")
     (stale.parent.parent / "segments.json").write_text(json.dumps([{"dir": f"ppo/{ENV}_1", "offset": 0}]))
-
-    import io
-    from contextlib import redirect_stdout
-
     buffer = io.StringIO()
     with redirect_stdout(buffer):
         status = main(["--env", ENV, "--algo", *ALGOS, "--seeds", str(SEEDS), "-f", str(out), "--workers", "2", *TINY])
-    output = buffer.getvalue()
-    assert status == 0, output
-    return out, output
+    assert status == 0, buffer.getvalue()
+    return out, buffer.getvalue()
 
 
 def test_grid_trained_through_the_zoo(comparison):
@@ -64,17 +65,21 @@ def test_grid_trained_through_the_zoo(comparison):
     for algo in ALGOS:
         for seed in range(SEEDS):
             run_dir = run_dir_of(out, ENV, algo, seed)
-            assert (run_dir / "result.json").is_file()
-            # rl-zoo3's own log folder, with the arguments and hyperparameters it trained with
-            (folder,) = (run_dir / algo).iterdir()
-            args = yaml.unsafe_load((folder / ENV / "args.yml").read_text())
+            # rl-zoo3's own log folder, archived once the environment's runs finished, with the arguments it trained with
+            args = yaml.unsafe_load(archived(out, algo, seed, f"{ENV}/args.yml"))
             assert args["algo"] == algo and args["env"] == ENV and args["seed"] == seed
             assert args["n_timesteps"] == BUDGET  # the same budget for every algorithm
             assert args["conf_file"] == hyperparams_file(algo)  # sb3_pg's file for REINFORCE, the zoo's for PPO
             assert (args["eval_freq"], args["eval_episodes"], args["n_eval_envs"]) == (256, 4, 2)
-            assert (folder / ENV / "config.yml").is_file()
+            assert archived(out, algo, seed, f"{ENV}/config.yml")
+            # SB3's CSV log beside the zoo's files
+            progress = pd.read_csv(io.BytesIO(archived(out, algo, seed, "progress.csv")))
+            assert progress["time/total_timesteps"].max() >= BUDGET
+            # What stays in the run folder: spec.json, result.json (with the curve), and what git ignores
+            tracked = {path.name for path in run_dir.rglob("*") if path.is_file() and path.suffix not in (".zip", ".log")}
+            assert {name for name in tracked if not name.endswith(".monitor.csv")} == {"spec.json", "result.json"}
             result = json.loads((run_dir / "result.json").read_text())
-            assert result["timesteps"] >= BUDGET
+            assert result["timesteps"] >= BUDGET and result["segments"][0]["dir"] == f"{algo}/{ENV}_1"
             assert f"finished {algo} {ENV} seed {seed}: {result['timesteps']:,} steps" in output
     # The interrupted attempt was cleaned away before the run restarted
     assert not (run_dir_of(out, ENV, "ppo", 1) / "ppo" / f"{ENV}_1" / "left-over.txt").exists()
@@ -89,7 +94,7 @@ def test_csv_match_the_zoo_evaluations(comparison):
     for algo in ALGOS:
         finals, reached = [], []
         for seed in range(SEEDS):
-            npz = zoo_npz(run_dir_of(out, ENV, algo, seed), algo)
+            npz = zoo_npz(out, algo, seed)
             rows = evaluations[(evaluations["algo"] == algo) & (evaluations["seed"] == seed)]
             np.testing.assert_array_equal(rows["timesteps"], npz["timesteps"])
             np.testing.assert_allclose(rows["eval_mean"], npz["results"].mean(axis=1))
@@ -131,10 +136,10 @@ def test_report_and_plot(comparison):
 def test_rerun_skips_finished_runs(comparison, capsys):
     out, _ = comparison
     results = sorted(out.glob("*/*/seed_*/result.json"))
-    before = {path: path.stat().st_mtime_ns for path in results}
+    before = {path: path.stat().st_mtime_ns for path in [*results, out / ENV / "zoo_runs.tar.xz"]}
     assert main(["--env", ENV, "--algo", *ALGOS, "--seeds", str(SEEDS), "-f", str(out), *TINY]) == 0
     assert f"{len(results)} of {len(results)} runs finished earlier: skipped" in capsys.readouterr().out
-    assert {path: path.stat().st_mtime_ns for path in results} == before
+    assert {path: path.stat().st_mtime_ns for path in before} == before
     # --first-seed K: seeds K .. K+N-1, here the second seed of the comparison only
     assert main(["--env", ENV, "--algo", *ALGOS, "--seeds", "1", "--first-seed", "1", "-f", str(out), *TINY]) == 0
     assert f"{len(ALGOS)} of {len(ALGOS)} runs finished earlier: skipped" in capsys.readouterr().out
@@ -165,14 +170,14 @@ def test_report_only_rebuilds_the_same_report(comparison, capsys, tmp_path):
     help_text = parser.format_help()
     assert all(f"--{dest.replace('_', '-')} " in help_text for dest in vars(parser.parse_args([])))
 
-    # The same report from a copy of the run folders made elsewhere (e.g. the files a Ray task sends back)
+    # The same report from what the repository keeps of a run, spec.json and result.json, copied as a Ray task sends them
     copy = tmp_path / "copy"
     for spec_file in out.glob("*/*/seed_*/spec.json"):
-        run_dir = spec_file.parent
-        files = {str(p.relative_to(run_dir)): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
-        runner._store_files(copy / run_dir.relative_to(out), files)
+        files = {name: (spec_file.parent / name).read_bytes() for name in ("spec.json", "result.json")}
+        store_files(copy / spec_file.parent.relative_to(out), files)
     shutil.copy(out / "comparison.json", copy)
-    assert build_report(copy, reps=1000).summary.equals(build_report(out, reps=1000, write=False).summary)
+    assert build_report(copy, reps=1000, write=True).markdown == saved["report.md"]
+    assert {name: (copy / name).read_text() for name in saved} == saved
 
 
 def test_crashed_run_is_reported_and_the_others_finish(tmp_path, capsys):
@@ -186,6 +191,7 @@ def test_crashed_run_is_reported_and_the_others_finish(tmp_path, capsys):
     assert "ValueError: learning_rate" in (crashed / "train.log").read_text()
     assert not (crashed / "result.json").exists() and (crashed / "failed.json").is_file()
     assert (run_dir_of(out, ENV, "ppo", 0) / "result.json").is_file()
+    assert not (out / ENV / "zoo_runs.tar.xz").exists()  # archived once every run of the environment has finished
     runs = pd.read_csv(out / "runs.csv").set_index("algo")
     assert runs.loc["reinforce", "status"] == "failed" and runs.loc["ppo", "status"] == "finished"
     # A failed run's empty step counts do not turn the finished runs' into floats ("2048.0") in runs.csv
@@ -203,26 +209,29 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path):
     argv += ["-n", "2048", "--eval-freq", "256", "--eval-episodes", "2", "--n-eval-envs", "2", "--reps", "200"]
     assert main(argv) == 0
     run_dir = run_dir_of(out, ENV, "ppo", 0)
-    (first,) = (run_dir / "ppo").iterdir()
-    with np.load(first / "evaluations.npz") as data:
-        uninterrupted = dict(data)
-    # As if the comparison had been killed after the checkpoint at 1536 steps
+    uninterrupted = json.loads((run_dir / "result.json").read_text())
+    # As if the comparison had been killed after the checkpoint at 1536 steps: the zoo folder back, no result
+    with tarfile.open(out / ENV / "zoo_runs.tar.xz") as tar:
+        tar.extractall(out / ENV, filter="data")
+    (out / ENV / "zoo_runs.tar.xz").unlink()
+    (run_dir / "segments.json").write_text(json.dumps(uninterrupted["segments"]))
     (run_dir / "result.json").unlink()
-    (first / "rl_model_2048_steps.zip").unlink()
+    (run_dir / "ppo" / f"{ENV}_1" / "rl_model_2048_steps.zip").unlink()
     assert main(argv) == 0
 
-    segments = json.loads((run_dir / "segments.json").read_text())
-    assert [segment["offset"] for segment in segments] == [0, 1536]
-    assert segments[1]["resumed_from"] == f"ppo/{first.name}/rl_model_1536_steps.zip"
+    result = json.loads((run_dir / "result.json").read_text())
+    assert [segment["offset"] for segment in result["segments"]] == [0, 1536] and result["timesteps"] >= 2048
+    assert result["segments"][1]["resumed_from"] == f"ppo/{ENV}_1/rl_model_1536_steps.zip"
+    assert result["segments"][1]["dir"] == f"ppo/{ENV}_2" and not (run_dir / "segments.json").exists()
     log = (run_dir / "train.log").read_text()
     # 512 steps left of 2048: the zoo's lin_0.001 and lin_0.2 schedules continue at a quarter of their start
-    assert "-n 512" in log and "learning_rate:'lin_0.00025' clip_range:'lin_0.05'" in log
-    merged = load_evaluations(run_dir)
+    assert "-n 512" in log and "learning_rate:'lin_0.00025'" in log and "clip_range:'lin_0.05'" in log
+    merged = result["evaluations"]
     np.testing.assert_array_equal(merged["timesteps"], np.arange(256, 2049, 256))
     # Up to the checkpoint, the first segment's evaluations; after it, the resumed segment's
-    np.testing.assert_array_equal(merged["results"][:6], uninterrupted["results"][:6])
-    result = json.loads((run_dir / "result.json").read_text())
-    assert result["segments"] == 2 and result["timesteps"] >= 2048
+    np.testing.assert_array_equal(merged["results"][:6], uninterrupted["evaluations"]["results"][:6])
+    with tarfile.open(out / ENV / "zoo_runs.tar.xz") as tar:  # both segments' zoo folders archived
+        assert {f"ppo/seed_0/ppo/{ENV}_{i}/evaluations.npz" for i in (1, 2)} <= set(tar.getnames())
 
 
 def test_stopped_comparison_resumes_from_the_checkpoint_it_had(tmp_path):
@@ -240,37 +249,26 @@ def test_stopped_comparison_resumes_from_the_checkpoint_it_had(tmp_path):
     assert process.wait(timeout=60) != 0
     assert not (run_dir / "result.json").exists()
     (stopped,) = json.loads((run_dir / "segments.json").read_text())
-    assert stopped["dir"] is not None  # named while the zoo trained, not when it ended
+    assert (run_dir / stopped["dir"]).is_dir()  # the zoo folder the segment trains in, named when it started
 
     assert main(argv) == 0
-    first, resumed = json.loads((run_dir / "segments.json").read_text())
+    first, resumed = json.loads((run_dir / "result.json").read_text())["segments"]
     assert first["dir"] == stopped["dir"] and 512 <= resumed["offset"] < 4096
     assert resumed["resumed_from"] == f"{first['dir']}/rl_model_{resumed['offset']}_steps.zip"
-    result = json.loads((run_dir / "result.json").read_text())
-    assert result["segments"] == 2 and result["timesteps"] >= 4096
 
 
-def test_segment_folder_is_the_newest_unknown_one(tmp_path):
-    run_dir = tmp_path
-    for name in ("CartPole-v1_1", "CartPole-v1_2"):
-        (run_dir / "ppo" / name).mkdir(parents=True)
-    # Folders written before segments were named during training: the newest unnamed folder is the last one's
-    assert runner._new_zoo_dir(run_dir, "ppo", {"ppo/CartPole-v1_1"}) == "ppo/CartPole-v1_2"
-    # A segment stopped before the zoo made its folder gets none: not its predecessor's, nor the folder of a
-    # segment dropped for having no checkpoint (it existed before the new segment started)
-    assert runner._new_zoo_dir(run_dir, "ppo", {"ppo/CartPole-v1_1", "ppo/CartPole-v1_2"}) is None
-    (run_dir / "ppo" / "CartPole-v1_10").mkdir()  # numbered, not sorted as text
-    assert runner._new_zoo_dir(run_dir, "ppo", {"ppo/CartPole-v1_1", "ppo/CartPole-v1_2"}) == "ppo/CartPole-v1_10"
+def test_segment_folder_is_the_next_zoo_folder(tmp_path):
+    spec = make_grid([ENV], ["ppo"], 1, tmp_path, n_timesteps=1000).specs[0]
+    assert new_segment(tmp_path, spec, 0)["dir"] == f"ppo/{ENV}_1"
+    for name in (f"{ENV}_1", f"{ENV}_2", f"{ENV}_10"):  # numbered, not sorted as text, as rl-zoo3 numbers them
+        (tmp_path / "ppo" / name).mkdir(parents=True)
+    assert new_segment(tmp_path, spec, 512, resumed_from="x") == {"dir": f"ppo/{ENV}_11", "offset": 512, "resumed_from": "x"}
 
 
 def test_budget_and_grid():
     # CartPole-v1: 1e5 in both zoo files; Acrobot-v1: PPO 1e6, TRPO 1e5, the larger by default
     assert zoo_budget("CartPole-v1") == 100_000
-    assert (zoo_budget("Acrobot-v1"), zoo_budget("Acrobot-v1", "ppo"), zoo_budget("Acrobot-v1", "trpo")) == (
-        1_000_000,
-        1_000_000,
-        100_000,
-    )
+    assert [zoo_budget("Acrobot-v1", source) for source in ("max", "ppo", "trpo")] == [1_000_000, 1_000_000, 100_000]
     with pytest.raises(ValueError, match="pass n_timesteps"):
         zoo_budget("NoSuchEnv-v0")
     grid = make_grid(["CartPole-v1", "Acrobot-v1"], ["reinforce", "vpg", "npg", "ppo", "trpo"], 3, "out")
@@ -281,21 +279,18 @@ def test_budget_and_grid():
     assert any("Acrobot-v1: rl-zoo3's budgets differ" in note for note in grid.notes)
     # Seed by seed, so that an interrupted comparison has the same seeds for every algorithm
     assert [spec.seed for spec in grid.specs[:6]] == [0] * 5 + [1]
-    assert parse_hyperparams(["npg:target_kl:0.02", "gamma:0.9"], ["npg", "ppo"]) == {
-        "npg": ("target_kl:0.02", "gamma:0.9"),
-        "ppo": ("gamma:0.9",),
-    }
+    overrides = parse_hyperparams(["npg:target_kl:0.02", "gamma:0.9"], ["npg", "ppo"])
+    assert overrides == {"npg": ("target_kl:0.02", "gamma:0.9"), "ppo": ("gamma:0.9",)}
     spec = grid.specs[0]
     assert RunSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    overridden = make_grid([ENV], ["npg"], 1, "out", hyperparams=["npg:target_kl:0.02", "policy_kwargs:dict(x=[1])"]).specs[0]
+    assert overridden.trained_hyperparams() == {**json.loads(overridden.entry), "target_kl": 0.02, "policy_kwargs": {"x": [1]}}
 
 
-def test_conflicting_settings_are_refused(tmp_path):
+def test_changed_settings_or_hyperparameter_entry_are_refused(tmp_path):
     spec = make_grid([ENV], ["ppo"], 1, tmp_path, n_timesteps=1000).specs[0]
-    grid_module.write_json(Path(spec.run_dir) / "spec.json", {**spec.to_dict(), "n_timesteps": 2000})
-    assert "n_timesteps: 2000 there, 1000 now" in grid_module.check_same_experiment(spec)
-
-
-def test_edited_hyperparameter_entry_is_refused(tmp_path):
+    spec_module.write_json(Path(spec.run_dir) / "spec.json", {**spec.to_dict(), "n_timesteps": 2000})
+    assert "n_timesteps: 2000 there, 1000 now" in spec_module.check_same_experiment(spec)
     conf = tmp_path / "npg.yml"
     entries = yaml.safe_load(Path(hyperparams_file("npg")).read_text())
     conf.write_text(yaml.safe_dump(entries))
@@ -305,14 +300,14 @@ def test_edited_hyperparameter_entry_is_refused(tmp_path):
 
     spec = spec_now()
     assert json.loads(spec.entry)["target_kl"] == entries[ENV]["target_kl"] and "n_timesteps" not in spec.entry
-    grid_module.write_json(Path(spec.run_dir) / "spec.json", spec.to_dict())
+    spec_module.write_json(Path(spec.run_dir) / "spec.json", spec.to_dict())
     # The budget is -n's, not the file's: changing n_timesteps in the file is not another experiment
     entries[ENV]["n_timesteps"] = 12345
     conf.write_text(yaml.safe_dump(entries))
-    assert grid_module.check_same_experiment(spec_now()) is None
+    assert spec_module.check_same_experiment(spec_now()) is None
     before, entries[ENV]["target_kl"] = entries[ENV]["target_kl"], 0.05
     conf.write_text(yaml.safe_dump(entries))
-    message = grid_module.check_same_experiment(spec_now())
+    message = spec_module.check_same_experiment(spec_now())
     assert message is not None and f"hyperparameter entry changed: target_kl {before!r} -> 0.05" in message
     # An environment without an entry of its own trains with the file's default entry
     default = {key: value for key, value in entries["default"].items() if key != "n_timesteps"}
@@ -320,18 +315,13 @@ def test_edited_hyperparameter_entry_is_refused(tmp_path):
     assert json.loads(other.specs[0].entry) == default
 
 
-def test_step_counter_reads_monitor_files_incrementally(tmp_path):
-    folder = tmp_path / "ppo" / f"{ENV}_1"
-    folder.mkdir(parents=True)
-    monitor = folder / "0.monitor.csv"
-    monitor.write_text('#{"t_start": 0, "env_id": "CartPole-v1"}\nr,l,t\n10.0,10,0.1\n22.0,22,0.2\n')
-    counter = StepCounter(tmp_path, "ppo")
-    assert counter() == 32
-    with open(monitor, "a") as file:
-        file.write("5.0,5,0.3\n7.0,7")  # the last line is not complete yet
-    assert counter() == 37
+def test_trained_steps_are_read_from_the_monitor_files(tmp_path):
+    (folder := tmp_path / "ppo" / f"{ENV}_1").mkdir(parents=True)
+    (folder / "0.monitor.csv").write_text('#{"t_start": 0, "env_id": "CartPole-v1"}\nr,l,t\n10.0,10,0.1\n22.0,22,0.2\n')
+    (folder / "1.monitor.csv").write_text('#{"t_start": 0}\nr,l,t\n5.0,5,0.3\n')
+    assert trained_steps(tmp_path) == 0  # no segment under way
     (tmp_path / "segments.json").write_text(json.dumps([{"dir": f"ppo/{ENV}_1", "offset": 1000}]))
-    assert counter() == 1037
+    assert trained_steps(tmp_path) == 1037
 
 
 def test_seed_curves_align_different_evaluation_steps():
@@ -344,13 +334,8 @@ def test_seed_curves_align_different_evaluation_steps():
 
 
 def test_interval_estimates_are_seeded_and_per_algorithm():
-    """
-    rliable resamples with NumPy's global generator: the intervals must not depend on its state, nor on which
-    other algorithms are in the table, and the caller's global state must be left as it was.
-    """
+    """Not on NumPy's global generator's state (rliable resamples with it, left as it was), nor on the other algorithms."""
     from rliable import metrics
-
-    from sb3_pg.compare.plots import interval_estimates
 
     rng = np.random.default_rng(1)
     scores = {algo: rng.normal(size=(5, 1)) for algo in ("vpg", "npg", "trpo")}

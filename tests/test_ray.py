@@ -24,9 +24,8 @@ from ray._raylet import Config
 from ray.cluster_utils import Cluster
 
 from sb3_pg.compare.__main__ import main
-from sb3_pg.compare.grid import run_dir_of
-from sb3_pg.compare.runner import NODE_DIR_ENV
-from sb3_pg.compare.runs import latest_checkpoint
+from sb3_pg.compare.run import NODE_DIR_ENV
+from sb3_pg.compare.spec import latest_checkpoint, run_dir_of
 
 ENV = "CartPole-v1"
 ALGOS = ["reinforce", "ppo"]
@@ -213,8 +212,8 @@ def check_runs_of_a_lost_node_are_retried_on_the_others(cluster: Cluster, out: P
     assert kept.read_text() == kept_before
     # The lost run trained again on the other node, from its checkpoint (the file system is shared)
     retried = json.loads((lost / "result.json").read_text())
-    assert retried["attempts"] == 2 and retried["node_id"] != victim and retried["segments"] == 2
-    segments = json.loads((lost / "segments.json").read_text())
+    segments = retried["segments"]
+    assert retried["attempts"] == 2 and retried["node_id"] != victim and len(segments) == 2
     assert segments[1]["offset"] >= 512 and segments[1]["resumed_from"].endswith(f"rl_model_{segments[1]['offset']}_steps.zip")
     assert all(result["timesteps"] >= 2048 for result in found.values())
     assert sum(result["attempts"] for result in found.values()) == 5

@@ -1,176 +1,190 @@
 """
-``python -m sb3_pg.compare``: train the comparison grid through rl-zoo3 and write its report.
-
-Examples::
-
-    python -m sb3_pg.compare --env CartPole-v1 Acrobot-v1 --algo reinforce vpg npg ppo trpo --seeds 5 -f runs/
-    python -m sb3_pg.compare --env CartPole-v1 --seeds 3 -n 20000 -f runs/quick
-    python -m sb3_pg.compare --report-only -f runs/
-    python -m sb3_pg.compare --env CartPole-v1 -f runs/ -- --vec-env subproc   # arguments after -- go to rl_zoo3.train
+``python -m sb3_pg.compare``, the pipeline: the grid (:mod:`.spec`), its runs (:mod:`.run`) shown by :class:`GridProgress`,
+then the report (:mod:`.report`) from the run folders' tables (:mod:`.results`). Arguments after ``--`` go to rl-zoo3.
 """
 
 import argparse
+import os
 import signal
 import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
+from sb3_pg.compare import spec as files
+from sb3_pg.compare.run import Callbacks, RunOutcome, run_local, run_one, run_ray
+from sb3_pg.compare.spec import RunSpec
+
+DEFAULT_ALGOS = ("reinforce", "vpg", "npg", "klppo", "ppo", "trpo")
+REPORT_FLAGS = ("folder", "reps", "report_only", "no_progress")  # the others train
+# The flags that are make_grid's arguments of the same name
+GRID_FLAGS = ["n_timesteps", "budget_from", "eval_freq", "eval_episodes", "n_eval_envs", "save_freq", "hyperparams",
+              "gym_packages", "device", "num_threads"]  # fmt: skip
 EPILOG = """
-Runs go to <folder>/<env>/<algo>/seed_<n>/; rl-zoo3's own log folder is inside. Running the same command
-again skips the finished runs (result.json) and restarts the others from scratch, or, with --save-freq,
-resumes them from their latest checkpoint. Arguments after a lone -- are passed to rl_zoo3.train as they are.
+Runs go to <folder>/<env>/<algo>/seed_<n>/; rl-zoo3's own log folder is inside, until every run of the environment
+has finished: then it goes into <folder>/<env>/zoo_runs.tar.xz. Running the same command again skips the finished
+runs (result.json) and restarts the others from scratch, or, with --save-freq, resumes them from their latest
+checkpoint. Arguments after a lone -- are passed to rl_zoo3.train as they are.
 Exit status: 0 when every run finished, 1 when some failed (the report covers the others), 130 when interrupted.
 """
 
 
+def default_workers() -> int:
+    """:return: the number of CPU cores this process may use"""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class GridProgress:
+    """Prints a line when a run starts or ends, and the steps trained every ``interval_s`` s (``enabled=False``: failures)."""
+
+    def __init__(self, specs: list[RunSpec], enabled: bool = True, interval_s: float = 60.0):
+        self.specs, self.enabled, self.interval_s, self.last = specs, enabled, interval_s, time.monotonic()
+        self.running: dict[RunSpec, Path] = {}
+        self.ended: list[RunOutcome] = []
+
+    def start(self, spec: RunSpec, run_dir: Path) -> None:
+        """A run starts in ``run_dir`` (or a Ray task that will, once it leaves Ray's queue)."""
+        self.running[spec] = run_dir
+        if self.enabled:
+            print(f"started  {spec.label} ({spec.n_timesteps:,} steps)", flush=True)
+
+    def end(self, outcome: RunOutcome) -> None:
+        """A run ended."""
+        self.running.pop(outcome.spec, None)
+        self.ended.append(outcome)
+        if outcome.status == "finished" and self.enabled:
+            rate = f"{outcome.wall_time_s:.1f} s" + (f" ({outcome.steps_per_s:,.0f} steps/s)" if outcome.steps_per_s else "")
+            print(f"finished {outcome.spec.label}: {outcome.timesteps:,} steps in {rate}", flush=True)
+        elif outcome.status == "failed":
+            log = Path(outcome.spec.run_dir) / files.LOG_FILE
+            print(f"FAILED   {outcome.spec.label}: {outcome.message}\n         log: {log}", flush=True)
+
+    def tick(self) -> None:
+        """Every ``interval_s`` seconds, print how many steps the runs have trained."""
+        if self.enabled and time.monotonic() - self.last >= self.interval_s:
+            steps = sum(outcome.spec.n_timesteps for outcome in self.ended)
+            steps += sum(min(files.trained_steps(path), spec.n_timesteps) for spec, path in self.running.items())
+            total, failed = sum(spec.n_timesteps for spec in self.specs), sum(o.status == "failed" for o in self.ended)
+            self.last = time.monotonic()
+            print(f"progress: {len(self.ended)}/{len(self.specs)} runs done ({failed} failed), {len(self.running)} under way, "
+                  f"{steps:,}/{total:,} steps ({100 * steps / max(total, 1):.0f}%)", flush=True)  # fmt: skip
+
+
+def run_grid(grid: files.Grid, workers: int | None = None, ray_address: str | None = None, progress: bool = True) -> list:
+    """
+    :return: the :class:`~sb3_pg.compare.run.RunOutcome` of every run of ``grid`` (finished earlier: ``"skipped"``), the
+        others trained ``workers`` at once (default: the cores) or on the Ray cluster at ``ray_address``; then the zoo
+        folders of the environments whose runs all finished are archived
+    """
+    if conflicts := [message for spec in grid.specs if (message := files.check_same_experiment(spec))]:
+        raise ValueError("\n".join(conflicts))
+    if missing := sorted({spec.conf_file for spec in grid.specs if not os.path.isfile(spec.conf_file)}):
+        raise FileNotFoundError(f"hyperparameter file(s) not found: {', '.join(missing)}")
+    workers = workers or default_workers()
+    # comparison.json orders and annotates the report
+    meta: dict[str, Any] = files.read_json(grid.out_dir / files.COMPARISON_FILE) or {}
+    for key, values in (("envs", grid.envs), ("algos", grid.algos), ("notes", grid.notes)):
+        meta[key] = list(dict.fromkeys([*meta.get(key, []), *values]))
+    meta.update(budgets={**meta.get("budgets", {}), **grid.budgets}, cpu_count=os.cpu_count(), ray_address=ray_address)
+    meta["workers"] = workers if ray_address is None else None
+    files.write_json(grid.out_dir / files.COMPARISON_FILE, meta)
+
+    skipped = [run_one(spec) for spec in grid.specs if os.path.isfile(os.path.join(spec.run_dir, files.RESULT_FILE))]
+    todo = [spec for spec in grid.specs if spec not in {outcome.spec for outcome in skipped}]
+    display = GridProgress(todo, enabled=progress)
+    if skipped and progress:
+        print(f"{len(skipped)} of {len(grid.specs)} runs finished earlier: skipped")
+    for note in grid.notes:
+        print(f"note: {note}")
+    callbacks = Callbacks(display.start, display.end, display.tick, lambda message: print(message, flush=True))
+    outcomes = (run_ray(todo, ray_address, callbacks) if ray_address else run_local(todo, workers, callbacks)) if todo else []
+    for env_id in grid.envs:
+        files.archive_zoo_folders(grid.out_dir / files.env_dirname(env_id))
+    return skipped + outcomes
+
+
+def compare(
+    envs: Sequence[str], algos: Sequence[str] = DEFAULT_ALGOS, seeds: int | Sequence[int] = 5,
+    out_dir: str | os.PathLike = "runs", *, workers: int | None = None, ray_address: str | None = None,
+    progress: bool = True, reps: int = 10_000, **grid_kwargs: Any,
+) -> tuple[Any, list]:  # fmt: skip
+    """:return: the report (:func:`~.report.build_report`) and outcomes of :func:`run_grid` on :func:`~.spec.make_grid`"""
+    from sb3_pg.compare.report import build_report
+
+    grid = files.make_grid(envs, algos, seeds, out_dir, **grid_kwargs)
+    outcomes = run_grid(grid, workers, ray_address, progress)
+    return build_report(grid.out_dir, reps), outcomes
+
+
 def make_parser() -> argparse.ArgumentParser:
     """:return: the command-line parser"""
-    from sb3_pg.compare.api import DEFAULT_ALGOS
-    from sb3_pg.compare.grid import BUDGET_SOURCES
-
-    parser = argparse.ArgumentParser(
-        prog="python -m sb3_pg.compare",
-        description="Compare policy-gradient algorithms on the same environments and budget, trained by rl-zoo3.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--env", nargs="+", default=[], help="environment ids")
-    parser.add_argument("--algo", nargs="+", default=list(DEFAULT_ALGOS), help="zoo algorithm names (default: %(default)s)")
-    parser.add_argument("--seeds", type=int, default=5, help="number of seeds, 0 .. N-1 (default: %(default)s)")
-    parser.add_argument(
-        "--first-seed",
-        type=int,
-        default=0,
-        help="seeds K .. K+N-1 instead, e.g. to check a tuned entry on seeds the benchmark does not use (default: 0)",
-    )
-    parser.add_argument("-f", "--folder", default="runs", help="comparison folder (default: %(default)s)")
-    parser.add_argument(
-        "-n", "--n-timesteps", type=int, default=None, help="steps per run (default: the environment's budget in rl-zoo3)"
-    )
-    parser.add_argument(
-        "--budget-from",
-        choices=BUDGET_SOURCES,
-        default="max",
-        help="zoo file whose n_timesteps is the default budget: ppo.yml, trpo.yml or the larger of the two "
-        "(default: %(default)s)",
-    )
-    parser.add_argument(
-        "--eval-freq", type=int, default=None, help="evaluate every N steps (default: 20 evaluations over the budget)"
-    )
-    parser.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation (default: %(default)s)")
-    parser.add_argument("--n-eval-envs", type=int, default=5, help="evaluation environments (default: %(default)s)")
-    parser.add_argument(
-        "--save-freq",
-        type=int,
-        default=-1,
-        help="checkpoint every N steps, so that an interrupted run resumes from its latest checkpoint "
-        "(default: no checkpoint, an interrupted run restarts from scratch)",
-    )
-    parser.add_argument("--workers", type=int, default=None, help="runs at once (default: the number of CPU cores)")
-    parser.add_argument(
-        "-params",
-        "--hyperparams",
-        nargs="+",
-        default=[],
-        help="hyperparameter overrides key:value (every algorithm) or algo:key:value, values as for rl_zoo3.train",
-    )
-    parser.add_argument("--conf-file", nargs="+", default=[], metavar="ALGO:FILE", help="hyperparameter file of an algorithm")
-    parser.add_argument("--gym-packages", nargs="+", default=[], help="modules to import to register environments")
-    parser.add_argument("--device", default="cpu", help="PyTorch device of the runs (default: %(default)s)")
-    parser.add_argument("--num-threads", type=int, default=1, help="PyTorch threads per run (default: %(default)s)")
-    parser.add_argument("--ray-address", default=None, help="run as Ray tasks on this Ray cluster (e.g. auto, host:6379)")
-    parser.add_argument(
-        "--reps", type=int, default=10_000, help="bootstrap replications of the confidence intervals (default: %(default)s)"
-    )
-    parser.add_argument("--no-progress", action="store_true", help="no live progress display")
-    parser.add_argument("--report-only", action="store_true", help="rebuild the report from the run folders, no training")
+    description = "Compare policy-gradient algorithms on the same environments and budget, trained by rl-zoo3."
+    kwargs = {"description": description, "epilog": EPILOG, "formatter_class": argparse.RawDescriptionHelpFormatter}
+    parser = argparse.ArgumentParser("python -m sb3_pg.compare", **kwargs)  # type: ignore[arg-type]
+    add = parser.add_argument
+    add("--env", nargs="+", default=[], help="environment ids")
+    add("--algo", nargs="+", default=list(DEFAULT_ALGOS), help="zoo algorithm names (default: %(default)s)")
+    add("--seeds", type=int, default=5, help="number of seeds, 0 .. N-1 (default: %(default)s)")
+    add("--first-seed", type=int, default=0, help="seeds K .. K+N-1 instead, e.g. to check a tuned entry on other seeds")
+    add("-f", "--folder", default="runs", help="comparison folder (default: %(default)s)")
+    add("-n", "--n-timesteps", type=int, default=None, help="steps per run (default: the environment's budget in rl-zoo3)")
+    add("--budget-from", choices=files.BUDGET_SOURCES, default="max", help="zoo file of the default budget (default: max)")
+    add("--eval-freq", type=int, default=None, help="evaluate every N steps (default: 20 evaluations over the budget)")
+    add("--eval-episodes", type=int, default=10, help="episodes per evaluation (default: %(default)s)")
+    add("--n-eval-envs", type=int, default=5, help="evaluation environments (default: %(default)s)")
+    add("--save-freq", type=int, default=-1, help="checkpoint every N steps, so that an interrupted run resumes from one")
+    add("--workers", type=int, default=None, help="runs at once (default: the number of CPU cores)")
+    add("-params", "--hyperparams", nargs="+", default=[], help="overrides key:value (every algorithm) or algo:key:value")
+    add("--conf-file", nargs="+", default=[], metavar="ALGO:FILE", help="hyperparameter file of an algorithm")
+    add("--gym-packages", nargs="+", default=[], help="modules to import to register environments")
+    add("--device", default="cpu", help="PyTorch device of the runs (default: %(default)s)")
+    add("--num-threads", type=int, default=1, help="PyTorch threads per run (default: %(default)s)")
+    add("--ray-address", default=None, help="run as Ray tasks on this Ray cluster (e.g. auto, host:6379)")
+    add("--reps", type=int, default=10_000, help="bootstrap replications of the CIs (default: %(default)s)")
+    add("--no-progress", action="store_true", help="no live progress display")
+    add("--report-only", action="store_true", help="rebuild the report from the run folders, no training")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """
-    :param argv: command-line arguments (default: ``sys.argv[1:]``)
-    :return: the exit status
-    """
+    """:return: the exit status of the command line ``argv`` (default: ``sys.argv[1:]``)"""
     argv = sys.argv[1:] if argv is None else list(argv)
-    zoo_args: list[str] = []
-    if "--" in argv:
-        split = argv.index("--")
-        argv, zoo_args = argv[:split], argv[split + 1 :]
+    argv, zoo_args = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
     parser = make_parser()
     args = parser.parse_args(argv)
+    from sb3_pg.compare.report import build_report
 
-    from sb3_pg.compare.report import REPORT_FILE, build_report
-
-    def terminate(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    # A SIGTERM (kill, a batch system) stops the runs' processes as Ctrl-C does
-    signal.signal(signal.SIGTERM, terminate)
-
-    if args.report_only:
-        # The report covers every run in the folder: a training flag would be silently ignored
-        report_flags = {"folder", "reps", "report_only", "no_progress", "help"}
-        # Every flag's long name is its dest with dashes
-        ignored = [
-            "--" + dest.replace("_", "-")
-            for dest, value in vars(args).items()
-            if dest not in report_flags and value != parser.get_default(dest)
-        ]
-        ignored += ["--"] if zoo_args else []
-        if ignored:
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a SIGTERM (kill, a batch system) stops the runs as Ctrl-C
+    if args.report_only:  # it reports every run in the folder: a training flag would be silently ignored
+        training = [key for key, value in vars(args).items() if value != parser.get_default(key) and key not in REPORT_FLAGS]
+        if ignored := [f"--{key.replace('_', '-')}" for key in training] + ["--"] * bool(zoo_args):
             parser.error(f"--report-only reports every run in --folder and trains nothing: drop {', '.join(ignored)}")
-    else:
-        from sb3_pg.compare.api import run_grid
-        from sb3_pg.compare.grid import make_grid
-
-        if not args.env:
-            parser.error("--env is required (or --report-only)")
-        if args.first_seed < 0:
-            parser.error(f"--first-seed must be at least 0, got {args.first_seed}")
-        conf_files = {}
-        for item in args.conf_file:
-            algo, sep, path = item.partition(":")
-            if not sep:
-                parser.error(f"--conf-file takes ALGO:FILE, got {item!r}")
-            conf_files[algo] = path
-        try:
-            grid = make_grid(
-                args.env,
-                args.algo,
-                range(args.first_seed, args.first_seed + args.seeds),
-                args.folder,
-                n_timesteps=args.n_timesteps,
-                budget_from=args.budget_from,
-                eval_freq=args.eval_freq,
-                eval_episodes=args.eval_episodes,
-                n_eval_envs=args.n_eval_envs,
-                save_freq=args.save_freq,
-                hyperparams=args.hyperparams,
-                conf_files=conf_files,
-                gym_packages=args.gym_packages,
-                zoo_args=zoo_args,
-                device=args.device,
-                num_threads=args.num_threads,
-            )
-            outcomes = run_grid(grid, args.workers, args.ray_address, progress=not args.no_progress)
-        except (ValueError, FileNotFoundError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:
-            print("\ninterrupted: run the same command again to continue (finished runs are kept)", file=sys.stderr)
-            return 130
-        failed = [outcome for outcome in outcomes if outcome.status == "failed"]
+    elif not args.env:
+        parser.error("--env is required (or --report-only)")
+    elif args.first_seed < 0:
+        parser.error(f"--first-seed must be at least 0, got {args.first_seed}")
+    elif bad := [item for item in args.conf_file if ":" not in item]:
+        parser.error(f"--conf-file takes ALGO:FILE, got {bad[0]!r}")
     try:
+        failed = []
+        if not args.report_only:
+            settings = {key: getattr(args, key) for key in GRID_FLAGS} | {"zoo_args": zoo_args}
+            settings["conf_files"] = dict(item.split(":", 1) for item in args.conf_file)
+            seeds = range(args.first_seed, args.first_seed + args.seeds)
+            grid = files.make_grid(args.env, args.algo, seeds, args.folder, **settings)
+            outcomes = run_grid(grid, args.workers, args.ray_address, not args.no_progress)
+            failed = [outcome for outcome in outcomes if outcome.status == "failed"]
         report = build_report(args.folder, reps=args.reps)
-    except FileNotFoundError as error:
+    except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print()
-    print(report.terminal_text())
-    print(f"\nreport: {report.out_dir / REPORT_FILE}")
+    except KeyboardInterrupt:
+        print("\ninterrupted: run the same command again to continue (finished runs are kept)", file=sys.stderr)
+        return 130
+    print(f"\n{report.terminal_text()}\n\nreport: {report.out_dir / files.REPORT_FILE}")
     for env_id, figure in report.figures.items():
         print(f"learning curves of {env_id}: {figure}")
-    if args.report_only:
-        return 0
     return 1 if failed else 0
 
 

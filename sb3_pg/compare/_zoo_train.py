@@ -1,11 +1,7 @@
 """
-One attempt of one run: rl-zoo3's ``train`` with sb3_pg's algorithms registered (``python -m sb3_pg.train``), timed.
-
-``python -m sb3_pg.compare._zoo_train TIMING_FILE [rl_zoo3.train arguments...]``
-
-The comparison starts this in a process of its own per run, so that a crash, a leak or the global state that
-``train`` sets (seeds, torch threads) stays inside the run. ``TIMING_FILE`` receives the wall-clock time of
-``train()``: environment creation, training and the periodic evaluations, not the Python start-up.
+``python -m sb3_pg.compare._zoo_train TIMING_FILE [rl_zoo3.train arguments]``: a run's segment in its own process, by
+``python -m sb3_pg.train``, with SB3's logger also writing ``progress.csv`` into the zoo's folder, and the start and
+wall-clock time of ``train()`` (not the Python start-up) into ``TIMING_FILE``.
 """
 
 import json
@@ -15,18 +11,23 @@ import time
 
 def main(argv: list[str] | None = None) -> None:
     """:param argv: ``[timing_file, *zoo_args]`` (default: ``sys.argv[1:]``)"""
-    argv = sys.argv[1:] if argv is None else argv
-    timing_file, zoo_args = argv[0], argv[1:]
+    from rl_zoo3.exp_manager import ExperimentManager
+    from stable_baselines3.common import logger, utils
 
     from sb3_pg.train import main as zoo_train
 
-    sys.argv = ["sb3_pg.train", *zoo_args]
-    started = time.time()
-    start = time.perf_counter()
+    argv, learn, configure_logger = sys.argv[1:] if argv is None else argv, ExperimentManager.learn, utils.configure_logger
+
+    def learn_logging_csv(manager: ExperimentManager, model: object) -> None:  # the logger SB3 configures, and a CSV file
+        csv = logger.make_output_format("csv", manager.save_path)
+        utils.configure_logger = lambda *args, **kw: logger.Logger(None, [*configure_logger(*args, **kw).output_formats, csv])
+        learn(manager, model)  # type: ignore[arg-type]
+
+    ExperimentManager.learn = learn_logging_csv  # type: ignore[method-assign, assignment]
+    sys.argv, started, start = ["sb3_pg.train", *argv[1:]], time.time(), time.perf_counter()
     zoo_train()
-    wall_time = time.perf_counter() - start
-    with open(timing_file, "w") as file:
-        json.dump({"started": started, "wall_time_s": wall_time}, file)
+    with open(argv[0], "w") as file:
+        json.dump({"started": started, "wall_time_s": time.perf_counter() - start}, file)
 
 
 if __name__ == "__main__":
