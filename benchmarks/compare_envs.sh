@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# The published benchmark, one environment at a time (docs/benchmark.md):
-#     bash benchmarks/compare_envs.sh SEEDS ENV [ENV ...]
-# Each environment is one `python -m sb3_pg.compare` into docs/benchmark/ with the six algorithms and the zoo's
-# A2C (for the target "VPG beats A2C"), SEEDS seeds, at the zoo's budget. It resumes: finished runs are skipped,
-# an interrupted one restarts from its latest checkpoint (--save-freq). classic_control.sh and mujoco.sh call it.
+# The published benchmark (docs/benchmark.md), one `python -m sb3_pg.compare` per environment, at the zoo's budget:
+#     bash benchmarks/compare_envs.sh classic|mujoco [ENV ...]     # 5 seeds / 3 seeds (mujoco needs the mujoco extra)
+# It resumes: finished runs are skipped, an interrupted one restarts from its latest checkpoint.
 set -u
-seeds=$1
+case ${1:-} in
+classic) seeds=5 envs=(CartPole-v1 Pendulum-v1 MountainCarContinuous-v0 Acrobot-v1 LunarLander-v3) ;;
+mujoco) seeds=3 envs=(HalfCheetah-v4 Hopper-v4 Walker2d-v4) ;;
+*) echo "usage: $0 classic|mujoco [ENV ...]" >&2 && exit 2 ;;
+esac
 shift
+[ $# -gt 0 ] && envs=("$@")
 status=0
-for env in "$@"; do
+for env in "${envs[@]}"; do
     echo "=== $env ($(date -u +%FT%TZ))"
     python -m sb3_pg.compare --env "$env" --algo reinforce vpg npg klppo ppo trpo a2c --seeds "$seeds" -f docs/benchmark \
         --save-freq 50000 --no-progress || status=$?

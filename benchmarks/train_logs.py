@@ -1,115 +1,80 @@
 """
-Per-update training statistics of a comparison's runs, read from their training logs.
-
-The page's figures on step sizes (the KL after NPG's and TRPO's steps, TRPO's line search, the policies'
-standard deviation) come from SB3's logger output in each run's ``train.log``, which is not committed (it is
-large). This script keeps the few columns those figures use, one row per update of the new algorithms and
-TRPO (where the update logs one of them), in ``<folder>/updates.csv``:
+Per-update training statistics of a comparison's runs, from SB3's CSV log of each run (``progress.csv`` in each of the
+run's zoo folders, ``<run>/<algo>/<env>_<id>/``, one per segment, or in the env's ``zoo_runs.tar.xz`` once all its runs
+have finished): the KL after NPG's and TRPO's steps, TRPO's line search and the policy's
+standard deviation, one row per update that logs one of them, into ``<folder>/updates.csv``. A finished run without
+a ``progress.csv`` (trained before the runs kept one, or elsewhere) keeps its rows of the existing ``updates.csv``:
 
     python benchmarks/train_logs.py [-f docs/benchmark]
-
-A finished run whose ``train.log`` is absent (a fresh checkout holds only the logs of the runs trained in it)
-keeps its rows from the existing ``updates.csv``, so rebuilding after re-running some runs loses nothing.
 """
 
 import argparse
-import csv
+import fnmatch
+import io
 import json
-import re
+import tarfile
 from pathlib import Path
 
+import pandas as pd
+
 # SB3's logger key -> column; NPG logs train/kl_divergence, sb3-contrib's TRPO train/kl_divergence_loss
-KEYS = {
-    "total_timesteps": "total_timesteps",
-    "n_updates": "n_updates",
-    "kl_divergence": "kl",
-    "kl_divergence_loss": "kl",
-    "is_line_search_success": "line_search_success",
-    "std": "std",
-}
+KEYS = {"time/total_timesteps": "total_timesteps", "train/n_updates": "n_updates", "train/kl_divergence": "kl"}
+KEYS |= {"train/kl_divergence_loss": "kl", "train/is_line_search_success": "line_search_success", "train/std": "std"}
 COLUMNS = ["env", "algo", "seed", "total_timesteps", "n_updates", "kl", "line_search_success", "std"]
-ALGOS = ("reinforce", "vpg", "npg", "trpo")  # the rows kept: the new algorithms and TRPO
-ROW = re.compile(r"^\|\s+(\w+)\s+\|\s+(\S+)\s+\|$")
 
 
-def read_updates(log: Path) -> list[dict[str, str]]:
-    """:return: one dict per logger table of ``log`` that has ``n_updates``, with the columns of ``KEYS``"""
-    updates, table = [], {}
-    for line in log.read_text(errors="replace").splitlines():
-        match = ROW.match(line.strip())
-        if match and match[1] in KEYS:
-            table[KEYS[match[1]]] = match[2]
-        elif line.startswith("---") and table:
-            if "n_updates" in table:
-                updates.append(table)
-            table = {}
-    return updates
+def progress_logs(run_dir: Path, algo: str, env: str) -> list[bytes]:
+    """:return: the run's ``progress.csv`` files, one per segment in order, from its folder or its env's archive"""
+    pattern, found = f"{algo}/{env}_*/progress.csv", {}
+    for path in run_dir.glob(pattern):
+        found[path.relative_to(run_dir).as_posix()] = path.read_bytes()
+    if (archive := run_dir.parent.parent / "zoo_runs.tar.xz").is_file():
+        with tarfile.open(archive) as tar:
+            prefix = f"{run_dir.parent.name}/{run_dir.name}/"
+            for member in tar.getmembers():
+                if member.name.startswith(prefix) and fnmatch.fnmatch(member.name.removeprefix(prefix), pattern):
+                    found[member.name.removeprefix(prefix)] = tar.extractfile(member).read()  # type: ignore[union-attr]
+    return [found[name] for name in sorted(found, key=lambda name: int(name.split("/")[1].rsplit("_", 1)[1]))]
 
 
-def previous_updates(path: Path) -> dict[tuple[str, str, str], list[dict[str, str]]]:
-    """:return: the rows of an existing ``updates.csv``, by (env, algo, seed); empty if there is none"""
-    runs: dict[tuple[str, str, str], list[dict[str, str]]] = {}
-    if path.is_file():
-        with path.open(newline="") as file:
-            for row in csv.DictReader(file):
-                runs.setdefault((row["env"], row["algo"], row["seed"]), []).append(row)
-    return runs
+def read_progress(log: bytes) -> pd.DataFrame:
+    """:return: the rows of a ``progress.csv`` that record an update and one of the statistics, as logged (text)"""
+    progress = pd.read_csv(io.BytesIO(log), dtype=str).rename(columns=KEYS)
+    progress = progress.loc[:, ~progress.columns.duplicated()].reindex(columns=COLUMNS[3:])
+    return progress[progress["n_updates"].notna() & progress[["kl", "line_search_success", "std"]].notna().any(axis=1)]
 
 
-def collect(folder: Path) -> tuple[list[dict[str, str]], dict[str, int]]:
+def collect(folder: Path) -> tuple[pd.DataFrame, dict[str, int]]:
     """
     :param folder: a comparison folder
-    :return: the rows of ``updates.csv`` for the folder's finished runs, read from each run's ``train.log`` or,
-        where that is absent, kept from the folder's existing ``updates.csv``; and how many runs took each way
-        (``lost``: runs with neither, though another seed of their (env, algo) has rows)
+    :return: the rows of ``updates.csv`` for the folder's finished runs of REINFORCE, VPG, NPG and TRPO, read from each
+        run's ``progress.csv`` or kept from the folder's ``updates.csv``; and how many runs took each way (``missing``:
+        neither, as for discrete-action REINFORCE and VPG, which log no KL or std)
     """
-    previous = previous_updates(folder / "updates.csv")
-    rows: list[dict[str, str]] = []
-    counts = {"read": 0, "kept": 0}
-    missing: list[tuple[str, str, str]] = []
+    path, frames, counts = folder / "updates.csv", [], {"read": 0, "kept": 0, "missing": 0}
+    previous = pd.read_csv(path, dtype=str) if path.is_file() else pd.DataFrame(columns=COLUMNS)
     for spec_file in sorted(folder.glob("*/*/seed_*/spec.json")):
         spec = json.loads(spec_file.read_text())
-        if spec["algo"] not in ALGOS or not (spec_file.parent / "result.json").is_file():
+        env, algo, seed = spec["env_id"], spec["algo"], str(spec["seed"])
+        if algo not in ("reinforce", "vpg", "npg", "trpo") or not (spec_file.parent / "result.json").is_file():
             continue
-        key = (spec["env_id"], spec["algo"], str(spec["seed"]))
-        log = spec_file.parent / "train.log"
-        if log.is_file():
-            counts["read"] += 1
-            for update in read_updates(log):
-                if any(update.get(column) for column in ("kl", "line_search_success", "std")):
-                    rows.append({"env": key[0], "algo": key[1], "seed": key[2], **update})
-        elif key in previous:
-            counts["kept"] += 1
-            rows.extend(previous[key])
+        if logs := progress_logs(spec_file.parent, algo, env):
+            rows = pd.concat([read_progress(log) for log in logs]).assign(env=env, algo=algo, seed=seed)
+            way = "read"
         else:
-            missing.append(key)
-    # A run with neither has no rows to keep: expected where no seed of its (env, algo) has any (discrete-action
-    # REINFORCE and VPG log no KL or std), a lost train.log where another seed has some
-    with_rows = {(row["env"], row["algo"]) for row in rows}
-    counts["lost"] = sum(key[:2] in with_rows for key in missing)
-    counts["missing"] = len(missing) - counts["lost"]
-    return rows, counts
+            rows = previous[(previous["env"] == env) & (previous["algo"] == algo) & (previous["seed"] == seed)]
+            way = "kept" if len(rows) else "missing"
+        frames, counts[way] = [*frames, rows[COLUMNS]], counts[way] + 1
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS), counts
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-f", "--folder", type=Path, default=Path(__file__).resolve().parent.parent / "docs" / "benchmark")
     args = parser.parse_args()
     rows, counts = collect(args.folder)
-    with (args.folder / "updates.csv").open("w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    print(
-        f"{len(rows)} updates -> {args.folder / 'updates.csv'} (runs read from train.log: {counts['read']}, kept from the "
-        f"previous updates.csv: {counts['kept']}, with neither: {counts['missing']}, as for discrete-action REINFORCE and "
-        "VPG, which log no KL or std)"
-    )
-    if counts["lost"]:
-        raise SystemExit(
-            f"{counts['lost']} finished runs have no train.log and no rows in the previous updates.csv either, though other "
-            "seeds of their (env, algo) have rows: their rows were lost: train them again here, or restore updates.csv"
-        )
+    rows.to_csv(args.folder / "updates.csv", index=False, lineterminator="\r\n")  # as csv.writer wrote it
+    print(f"{len(rows)} updates -> {args.folder / 'updates.csv'}; runs read from progress.csv, kept, with neither: {counts}")
 
 
 if __name__ == "__main__":

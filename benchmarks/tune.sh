@@ -1,14 +1,8 @@
 #!/usr/bin/env bash
-# Tune one entry of hyperparams/<algo>.yml with rl-zoo3's Optuna search, as the yml headers record it:
+# Tune one entry of hyperparams/<algo>.yml with rl-zoo3's Optuna search (docs/tuning/ says how each entry was chosen):
 #     bash benchmarks/tune.sh ALGO ENV N_TRIALS [more python -m sb3_pg.train flags]
-# The study lives in a journal file, docs/tuning/<algo>-<env>.log, so running the same line again after an
-# interruption goes on until the study holds N_TRIALS trials (--max-total-trials), and two machines pointed at
-# the same file share one study. Each trial trains once, unseeded, with the entry's own n_timesteps and the
-# rest of the entry as defaults, evaluated 4 times on 10 episodes (TPE sampler after 8 random trials, median
-# pruner). The trials table (rl-zoo3's report CSV) goes to docs/tuning/logs/<algo>/.
-# A worker killed mid-trial leaves that trial RUNNING in the journal, and --max-total-trials counts it: before
-# starting the workers again, with none running, run
-#     python benchmarks/fail_running_trials.py docs/tuning/<algo>-<env>.log <algo>-<env>
+# The study is the journal docs/tuning/<algo>-<env>.log: the same line again resumes it up to N_TRIALS trials, and
+# workers on several machines pointed at one file share it (after a killed worker: python benchmarks/study.py fail-running JOURNAL STUDY).
 set -eu
 algo=$1 env=$2 trials=$3
 shift 3

@@ -315,7 +315,7 @@ def test_unknown_algorithm(monkeypatch, capsys):
 
 def test_a_study_goes_on_after_a_killed_worker(tmp_path):
     """A worker killed mid-trial leaves the trial RUNNING; failing it lets ``--max-total-trials`` count true."""
-    script = load_script("fail_running_trials")
+    script = load_script("study")
 
     journal = tmp_path / "study.log"
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
