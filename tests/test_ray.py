@@ -172,8 +172,8 @@ def check_runs_come_back_without_a_shared_file_system(cluster: Cluster, local: P
 def check_runs_of_a_lost_node_are_retried_on_the_others(cluster: Cluster, out: Path) -> None:
     """A worker node removed while one of its runs trains: the run trains again on the other node, from its checkpoint."""
     # Checkpoints every 512 steps, so that the run lost with its node resumes from one
-    process = compare(out, "--ray-address", cluster.address, "-n", "2048", "--eval-freq", "512", "--eval-episodes", "2",
-                             "--n-eval-envs", "1", "--save-freq", "512")  # fmt: skip
+    budget = ["-n", "2048", "--eval-freq", "512", "--eval-episodes", "2", "--n-eval-envs", "1", "--save-freq", "512"]
+    process = compare(out, "--ray-address", cluster.address, *budget)
     try:
         # Wait for a run to finish on a node, and for the next run on that node to have written a whole checkpoint
         deadline = time.monotonic() + 180

@@ -7,7 +7,7 @@ from importlib import import_module
 from typing import Any
 
 # Imported on first use, so that a run's process does not load the report's dependencies
-_EXPORTS = dict.fromkeys(("compare", "run_grid", "DEFAULT_ALGOS", "default_workers"), "__main__")
+_EXPORTS = dict.fromkeys(("compare", "DEFAULT_ALGOS", "default_workers"), "__main__")
 _EXPORTS |= dict.fromkeys(("RunSpec", "Grid", "make_grid", "zoo_budget"), "spec") | {"RunOutcome": "run"}
 _EXPORTS |= dict.fromkeys(("Report", "build_report"), "report")
 

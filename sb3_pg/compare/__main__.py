@@ -1,14 +1,11 @@
-"""
-``python -m sb3_pg.compare``, the pipeline: the grid (:mod:`.spec`), its runs (:mod:`.run`) shown by :class:`GridProgress`,
-then the report (:mod:`.report`) from the run folders' tables (:mod:`.results`). Arguments after ``--`` go to rl-zoo3.
-"""
+"""``python -m sb3_pg.compare`` and :func:`compare`: the grid (:mod:`.spec`), its runs (:mod:`.run`), the report."""
 
 import argparse
 import os
 import signal
 import sys
-import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +15,12 @@ from sb3_pg.compare.spec import RunSpec
 
 DEFAULT_ALGOS = ("reinforce", "vpg", "npg", "klppo", "ppo", "trpo")
 REPORT_FLAGS = ("folder", "reps", "report_only", "no_progress")  # the others train
-# The flags that are make_grid's arguments of the same name
-GRID_FLAGS = ["n_timesteps", "budget_from", "eval_freq", "eval_episodes", "n_eval_envs", "save_freq", "hyperparams",
-              "gym_packages", "device", "num_threads"]  # fmt: skip
+# The flags that are not compare's arguments of the same name
+OWN_FLAGS = ("env", "algo", "seeds", "first_seed", "folder", "conf_file", "no_progress", "report_only")
 EPILOG = """
-Runs go to <folder>/<env>/<algo>/seed_<n>/; rl-zoo3's own log folder is inside, until every run of the environment
-has finished: then it goes into <folder>/<env>/zoo_runs.tar.xz. Running the same command again skips the finished
-runs (result.json) and restarts the others from scratch, or, with --save-freq, resumes them from their latest
-checkpoint. Arguments after a lone -- are passed to rl_zoo3.train as they are.
+Runs go to <folder>/<env>/<algo>/seed_<n>/; once every run of an environment has finished, rl-zoo3's folders of its
+runs go into <folder>/<env>/zoo_runs.tar.xz. The same command again skips the finished runs (result.json) and restarts
+the others from scratch or, with --save-freq, from their latest checkpoint. Arguments after a lone -- go to rl_zoo3.train.
 Exit status: 0 when every run finished, 1 when some failed (the report covers the others), 130 when interrupted.
 """
 
@@ -35,48 +30,41 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-class GridProgress:
-    """Prints a line when a run starts or ends, and the steps trained every ``interval_s`` s (``enabled=False``: failures)."""
-
-    def __init__(self, specs: list[RunSpec], enabled: bool = True, interval_s: float = 60.0):
-        self.specs, self.enabled, self.interval_s, self.last = specs, enabled, interval_s, time.monotonic()
-        self.running: dict[RunSpec, Path] = {}
-        self.ended: list[RunOutcome] = []
-
-    def start(self, spec: RunSpec, run_dir: Path) -> None:
-        """A run starts in ``run_dir`` (or a Ray task that will, once it leaves Ray's queue)."""
-        self.running[spec] = run_dir
-        if self.enabled:
-            print(f"started  {spec.label} ({spec.n_timesteps:,} steps)", flush=True)
-
-    def end(self, outcome: RunOutcome) -> None:
-        """A run ended."""
-        self.running.pop(outcome.spec, None)
-        self.ended.append(outcome)
-        if outcome.status == "finished" and self.enabled:
-            rate = f"{outcome.wall_time_s:.1f} s" + (f" ({outcome.steps_per_s:,.0f} steps/s)" if outcome.steps_per_s else "")
-            print(f"finished {outcome.spec.label}: {outcome.timesteps:,} steps in {rate}", flush=True)
-        elif outcome.status == "failed":
-            log = Path(outcome.spec.run_dir) / files.LOG_FILE
-            print(f"FAILED   {outcome.spec.label}: {outcome.message}\n         log: {log}", flush=True)
-
-    def tick(self) -> None:
-        """Every ``interval_s`` seconds, print how many steps the runs have trained."""
-        if self.enabled and time.monotonic() - self.last >= self.interval_s:
-            steps = sum(outcome.spec.n_timesteps for outcome in self.ended)
-            steps += sum(min(files.trained_steps(path), spec.n_timesteps) for spec, path in self.running.items())
-            total, failed = sum(spec.n_timesteps for spec in self.specs), sum(o.status == "failed" for o in self.ended)
-            self.last = time.monotonic()
-            print(f"progress: {len(self.ended)}/{len(self.specs)} runs done ({failed} failed), {len(self.running)} under way, "
-                  f"{steps:,}/{total:,} steps ({100 * steps / max(total, 1):.0f}%)", flush=True)  # fmt: skip
+def print_start(spec: RunSpec) -> None:
+    print(f"started  {spec.label} ({spec.n_timesteps:,} steps)", flush=True)
 
 
-def run_grid(grid: files.Grid, workers: int | None = None, ray_address: str | None = None, progress: bool = True) -> list:
+def print_end(outcome: RunOutcome, progress: bool = True) -> None:
+    """Print a run that failed or, with ``progress``, finished."""
+    if outcome.status == "finished" and progress:
+        rate = f" ({outcome.steps_per_s:,.0f} steps/s)" if outcome.steps_per_s else ""
+        print(f"finished {outcome.spec.label}: {outcome.timesteps:,} steps in {outcome.wall_time_s:.1f} s{rate}", flush=True)
+    elif outcome.status == "failed":
+        log = Path(outcome.spec.run_dir) / files.LOG_FILE
+        print(f"FAILED   {outcome.spec.label}: {outcome.message}\n         log: {log}", flush=True)
+
+
+def compare(
+    envs: Sequence[str],
+    algos: Sequence[str] = DEFAULT_ALGOS,
+    seeds: int | Sequence[int] = 5,
+    out_dir: str | os.PathLike = "runs",
+    *,
+    workers: int | None = None,
+    ray_address: str | None = None,
+    progress: bool = True,
+    reps: int = 10_000,
+    **grid_kwargs: Any,
+) -> tuple[Any, list[RunOutcome]]:
     """
-    :return: the :class:`~sb3_pg.compare.run.RunOutcome` of every run of ``grid`` (finished earlier: ``"skipped"``), the
-        others trained ``workers`` at once (default: the cores) or on the Ray cluster at ``ray_address``; then the zoo
-        folders of the environments whose runs all finished are archived
+    Train the runs of :func:`~.spec.make_grid` that have not finished, ``workers`` at once (default: the CPU cores) or on
+    the Ray cluster at ``ray_address``, archive the zoo folders of the environments whose runs all finished, and report.
+
+    :return: the report (:func:`~.report.build_report`) and the outcome of every run (finished earlier: ``"skipped"``)
     """
+    from sb3_pg.compare.report import build_report
+
+    grid = files.make_grid(envs, algos, seeds, out_dir, **grid_kwargs)
     if conflicts := [message for spec in grid.specs if (message := files.check_same_experiment(spec))]:
         raise ValueError("\n".join(conflicts))
     if missing := sorted({spec.conf_file for spec in grid.specs if not os.path.isfile(spec.conf_file)}):
@@ -92,29 +80,19 @@ def run_grid(grid: files.Grid, workers: int | None = None, ray_address: str | No
 
     skipped = [run_one(spec) for spec in grid.specs if os.path.isfile(os.path.join(spec.run_dir, files.RESULT_FILE))]
     todo = [spec for spec in grid.specs if spec not in {outcome.spec for outcome in skipped}]
-    display = GridProgress(todo, enabled=progress)
     if skipped and progress:
         print(f"{len(skipped)} of {len(grid.specs)} runs finished earlier: skipped")
     for note in grid.notes:
         print(f"note: {note}")
-    callbacks = Callbacks(display.start, display.end, display.tick, lambda message: print(message, flush=True))
-    outcomes = (run_ray(todo, ray_address, callbacks) if ray_address else run_local(todo, workers, callbacks)) if todo else []
+    callbacks = Callbacks(on_end=partial(print_end, progress=progress), on_note=partial(print, flush=True))
+    if progress:
+        callbacks.on_start = print_start
+    outcomes: list[RunOutcome] = []
+    if todo:
+        outcomes = run_ray(todo, ray_address, callbacks) if ray_address else run_local(todo, workers, callbacks)
     for env_id in grid.envs:
         files.archive_zoo_folders(grid.out_dir / files.env_dirname(env_id))
-    return skipped + outcomes
-
-
-def compare(
-    envs: Sequence[str], algos: Sequence[str] = DEFAULT_ALGOS, seeds: int | Sequence[int] = 5,
-    out_dir: str | os.PathLike = "runs", *, workers: int | None = None, ray_address: str | None = None,
-    progress: bool = True, reps: int = 10_000, **grid_kwargs: Any,
-) -> tuple[Any, list]:  # fmt: skip
-    """:return: the report (:func:`~.report.build_report`) and outcomes of :func:`run_grid` on :func:`~.spec.make_grid`"""
-    from sb3_pg.compare.report import build_report
-
-    grid = files.make_grid(envs, algos, seeds, out_dir, **grid_kwargs)
-    outcomes = run_grid(grid, workers, ray_address, progress)
-    return build_report(grid.out_dir, reps), outcomes
+    return build_report(grid.out_dir, reps), skipped + outcomes
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -142,7 +120,7 @@ def make_parser() -> argparse.ArgumentParser:
     add("--num-threads", type=int, default=1, help="PyTorch threads per run (default: %(default)s)")
     add("--ray-address", default=None, help="run as Ray tasks on this Ray cluster (e.g. auto, host:6379)")
     add("--reps", type=int, default=10_000, help="bootstrap replications of the CIs (default: %(default)s)")
-    add("--no-progress", action="store_true", help="no live progress display")
+    add("--no-progress", action="store_true", help="print failures only, not each run's start and end")
     add("--report-only", action="store_true", help="rebuild the report from the run folders, no training")
     return parser
 
@@ -167,15 +145,14 @@ def main(argv: list[str] | None = None) -> int:
     elif bad := [item for item in args.conf_file if ":" not in item]:
         parser.error(f"--conf-file takes ALGO:FILE, got {bad[0]!r}")
     try:
-        failed = []
-        if not args.report_only:
-            settings = {key: getattr(args, key) for key in GRID_FLAGS} | {"zoo_args": zoo_args}
-            settings["conf_files"] = dict(item.split(":", 1) for item in args.conf_file)
+        outcomes: list[RunOutcome] = []
+        if args.report_only:
+            report = build_report(args.folder, reps=args.reps)
+        else:
             seeds = range(args.first_seed, args.first_seed + args.seeds)
-            grid = files.make_grid(args.env, args.algo, seeds, args.folder, **settings)
-            outcomes = run_grid(grid, args.workers, args.ray_address, not args.no_progress)
-            failed = [outcome for outcome in outcomes if outcome.status == "failed"]
-        report = build_report(args.folder, reps=args.reps)
+            kwargs = {key: value for key, value in vars(args).items() if key not in OWN_FLAGS}
+            kwargs |= {"conf_files": dict(item.split(":", 1) for item in args.conf_file), "zoo_args": zoo_args}
+            report, outcomes = compare(args.env, args.algo, seeds, args.folder, progress=not args.no_progress, **kwargs)
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -185,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{report.terminal_text()}\n\nreport: {report.out_dir / files.REPORT_FILE}")
     for env_id, figure in report.figures.items():
         print(f"learning curves of {env_id}: {figure}")
-    return 1 if failed else 0
+    return 1 if any(outcome.status == "failed" for outcome in outcomes) else 0
 
 
 if __name__ == "__main__":

@@ -35,9 +35,8 @@ tables)."""
 
 def interval_estimates(scores: dict[str, np.ndarray], func: Callable, reps: int) -> tuple[dict, dict]:
     """
-    :return: rliable's ``(point estimates, 95% stratified bootstrap intervals)`` of ``func`` over ``scores`` (an array
-        ``(runs, tasks, ...)`` per algorithm), each algorithm alone and seeded, so that a rebuilt report has the same
-        numbers: rliable resamples with NumPy's global generator (its ``random_state`` is unused), restored after
+    :return: rliable's point estimates and 95% stratified bootstrap intervals of ``func`` over ``scores``, each algorithm
+        alone and seeded: rliable resamples with NumPy's global generator (not ``random_state``), restored after
     """
     points, intervals, state = {}, {}, np.random.get_state()
     try:
@@ -56,7 +55,6 @@ def interval_estimates(scores: dict[str, np.ndarray], func: Callable, reps: int)
 def seed_curves(evaluations: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """:return: ``(timesteps, returns)`` of the seeds in ``evaluations``, on their common steps or interpolated"""
     curves = [(group["timesteps"].to_numpy(), group["eval_mean"].to_numpy()) for _, group in evaluations.groupby("seed")]
-    curves = [(steps, values) for steps, values in curves if len(steps) > 0]
     if not curves:
         return np.zeros(0), np.zeros((0, 0))
     grid = min((steps for steps, _ in curves), key=len)
@@ -122,7 +120,9 @@ def summarize(runs: pd.DataFrame, algos: list[str], reps: int = 10_000) -> pd.Da
 def _duration(seconds: float) -> str:
     if np.isnan(seconds):
         return "—"
-    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.2f} h"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.2f} h"
 
 
 def _number(value: float, digits: int = 1) -> str:
@@ -200,10 +200,7 @@ def _env_section(env_id: str, env_runs: pd.DataFrame, table: pd.DataFrame, figur
 
 
 def build_report(out_dir: str | os.PathLike, reps: int = 10_000, write: bool = True) -> Report:
-    """
-    Build the report of the comparison folder ``out_dir`` from its run folders (no training); with ``write``, write
-    ``report.md``, the CSV files and the plots there. ``reps``: bootstrap replications of the confidence intervals.
-    """
+    """:return: the report of the runs in ``out_dir`` (``reps`` bootstrap replications), with ``write`` written there"""
     out_dir = Path(out_dir).absolute()
     runs, evaluations = collect(out_dir)
     if runs.empty:

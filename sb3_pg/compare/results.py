@@ -28,8 +28,7 @@ def conf_label(algo: str, conf_file: str) -> str:
     """:return: ``<package>/hyperparams/<algo>.yml`` when ``conf_file`` is (a copy of) the algorithm's default file"""
     default = hyperparams_file(algo)
     with contextlib.suppress(OSError):
-        copy = Path(conf_file).name == Path(default).name and filecmp.cmp(conf_file, default, shallow=False)
-        if os.path.samefile(conf_file, default) or copy:
+        if Path(conf_file).name == Path(default).name and filecmp.cmp(conf_file, default, shallow=False):
             return f"{'sb3_pg' if algo in NEW_ALGOS else 'rl_zoo3'}/hyperparams/{algo}.yml"
     return conf_file
 
@@ -44,8 +43,9 @@ def collect(out_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
     run_rows, eval_rows = [], []
     for spec, result, failed in runs:
         threshold = reward_threshold(spec.env_id)
+        status = "failed" if failed is not None else "incomplete"
         row: dict[str, Any] = {"env": spec.env_id, "algo": spec.algo, "seed": spec.seed}
-        row["status"] = "finished" if result is not None else "failed" if failed is not None else "incomplete"
+        row["status"] = "finished" if result is not None else status
         row.update(n_timesteps=spec.n_timesteps, timesteps=np.nan, n_evaluations=0, final_timesteps=np.nan)
         row.update(final_return=np.nan, final_episode_std=np.nan, best_return=np.nan, reward_threshold=threshold)
         row.update(steps_to_threshold=np.nan, wall_time_s=np.nan, steps_per_s=np.nan, segments=np.nan)

@@ -1,8 +1,6 @@
 """
-Training the runs: each is rl-zoo3's ``train`` in a process of its own, several at once on this machine
-(:func:`run_local`) or as Ray tasks (:func:`run_ray`), which train in ``<run>/attempts/<n>/`` (node-local when the node
-cannot write there, or ``$SB3_PG_COMPARE_NODE_DIR``), send the run's files back to the driver, and are retried from the
-last attempt folder (its checkpoints) when lost with their node or worker. The caller is told through :class:`Callbacks`.
+Training the runs, each rl-zoo3's ``train`` in a process of its own: several at once on this machine (:func:`run_local`)
+or as Ray tasks (:func:`run_ray`), retried when lost with their node. The caller is told through :class:`Callbacks`.
 """
 
 import contextlib
@@ -16,7 +14,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -45,22 +43,17 @@ class RunOutcome:
 
 @dataclass
 class Callbacks:
-    """What the caller (the display) is told: a run starts in a folder (from its thread), a run ended, a second, a note."""
+    """What the caller (the display) is told: a run starts (from its thread), a run ended, a note."""
 
-    on_start: Callable[[RunSpec, Path], None] = lambda spec, folder: None
+    on_start: Callable[[RunSpec], None] = lambda spec: None
     on_end: Callable[[RunOutcome], None] = lambda outcome: None
-    on_tick: Callable[[], None] = lambda: None
     on_note: Callable[[str], None] = lambda message: None
 
 
 def _resume_point(spec: RunSpec, run_dir: Path) -> tuple[list[dict[str, Any]], str | None, list[str]]:
     """
-    Without checkpoints (``save_freq=-1``) an unfinished run restarts from scratch. Otherwise it continues from its latest
-    checkpoint (the zoo's ``--trained-agent``) in a new segment. The zoo counts steps from zero again: the segment's first
-    step is recorded, and its ``lin_<x>`` schedules continue, as ``lin_<x (N - k) / N>`` over the last ``N - k`` steps.
-    The random state, the episodes under way and the ``VecNormalize`` statistics are not restored.
-
-    :return: the segments, the checkpoint to continue from, the hyperparameter overrides
+    :return: the segments, the checkpoint to continue from (the latest, with ``save_freq``; else the run restarts from
+        scratch) and the overrides that continue the ``lin_<x>`` schedules: ``lin_<x (N - k) / N>`` after ``k`` of ``N`` steps
     """
     if (checkpoint := files.latest_checkpoint(run_dir, spec.n_timesteps) if spec.save_freq > 0 else None) is None:
         files.clean(run_dir, spec.algo)
@@ -75,11 +68,10 @@ def _resume_point(spec: RunSpec, run_dir: Path) -> tuple[list[dict[str, Any]], s
 
 def run_one(spec: RunSpec, cancel: threading.Event | None = None, ray: dict[str, Any] | None = None) -> RunOutcome:
     """
-    Train a run (unless it finished already) in a new process: in a session of its own, so that a Ctrl-C reaches the
-    comparison only (the zoo would save a half-trained model), or, in a Ray task (``ray``: its node and attempt, recorded in
-    the run's files), dying with the task's worker. When ``cancel`` is set the process is terminated.
+    Train a run (unless it finished already) in a new process: in a session of its own, so that a Ctrl-C does not make the
+    zoo save a half-trained model, or, in a Ray task (``ray``: its node and attempt), dying with the task's worker.
     """
-    run_dir, record = Path(spec.run_dir), ray or {}
+    run_dir, record, cancel = Path(spec.run_dir), ray or {}, cancel or threading.Event()
     if (result := files.read_json(run_dir / files.RESULT_FILE)) is not None:
         return RunOutcome(spec, "skipped", "", result["wall_time_s"], result["timesteps"], result.get("steps_per_s"))
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -96,17 +88,16 @@ def run_one(spec: RunSpec, cancel: threading.Event | None = None, ray: dict[str,
     with open(run_dir / files.LOG_FILE, "a") as log:
         print(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} sb3_pg.compare: rl_zoo3.train {' '.join(argv)}", file=log, flush=True)
         command = [sys.executable, "-m", "sb3_pg.compare._zoo_train", str(timing), *argv]
-        # In a Ray task, the process dies with the task's worker (Linux's PR_SET_PDEATHSIG)
-        prctl = getattr(ctypes.CDLL(None), "prctl", None) if ray else None
-        preexec = prctl and (lambda: prctl(1, signal.SIGKILL))
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                   start_new_session=not ray, preexec_fn=preexec)  # fmt: skip
+        if ray:  # the process dies with the task's worker (Linux's PR_SET_PDEATHSIG)
+            prctl = getattr(ctypes.CDLL(None), "prctl", None)
+            own: dict[str, Any] = {"preexec_fn": prctl and (lambda: prctl(1, signal.SIGKILL))}
+        else:
+            own = {"start_new_session": True}
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, **own)
         try:
             while process.poll() is None:
-                if cancel is not None and cancel.is_set():
+                if cancel.wait(0.5):
                     raise KeyboardInterrupt
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(timeout=0.5)
         except BaseException:  # Ctrl-C, a cancelled task: stop the process (without the zoo saving), leave the run unfinished
             process.kill()
             process.wait()
@@ -147,7 +138,7 @@ def run_local(specs: list[RunSpec], workers: int, callbacks: Callbacks | None = 
     hooks, cancel, outcomes = callbacks or Callbacks(), threading.Event(), []
 
     def job(spec: RunSpec) -> RunOutcome:
-        hooks.on_start(spec, Path(spec.run_dir))
+        hooks.on_start(spec)
         try:
             return run_one(spec, cancel)
         except Exception as error:
@@ -155,13 +146,9 @@ def run_local(specs: list[RunSpec], workers: int, callbacks: Callbacks | None = 
 
     pool = ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="sb3_pg-compare")
     try:
-        pending = {pool.submit(job, spec) for spec in specs}
-        while pending:
-            done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
-            for future in done:
-                outcomes.append(future.result())
-                hooks.on_end(outcomes[-1])
-            hooks.on_tick()
+        for future in as_completed([pool.submit(job, spec) for spec in specs]):
+            outcomes.append(future.result())
+            hooks.on_end(outcomes[-1])
     finally:  # after an interruption, the runs under way are stopped
         cancel.set()
         pool.shutdown(wait=True, cancel_futures=True)
@@ -222,7 +209,7 @@ def run_ray(specs: list[RunSpec], address: str, callbacks: Callbacks | None = No
         # The run folder says what it holds while the run trains elsewhere (a changed command is then refused)
         files.write_json(Path(spec.run_dir) / files.SPEC_FILE, spec.to_dict())
         refs[remote.remote(spec, tries[spec])] = spec
-        hooks.on_start(spec, files.attempt_dir(spec.run_dir))
+        hooks.on_start(spec)
 
     for spec in specs:
         submit(spec)
@@ -246,7 +233,6 @@ def run_ray(specs: list[RunSpec], address: str, callbacks: Callbacks | None = No
                         shutil.rmtree(Path(spec.run_dir) / files.ATTEMPTS_DIR, ignore_errors=True)
                 outcomes.append(outcome)
                 hooks.on_end(outcome)
-            hooks.on_tick()
     finally:  # after an interruption, the tasks under way are cancelled
         for ref in refs:
             ray.cancel(ref)

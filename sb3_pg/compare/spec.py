@@ -1,10 +1,7 @@
 """
-The runs (:class:`RunSpec`, :func:`make_grid`), their budgets, and the layout of an output folder (no other module names
-its files): ``comparison.json``, the report, ``<env>/zoo_runs.tar.xz`` (rl-zoo3's folders of the environment's runs once
-all finished, models left out) and the runs ``<env>/<algo>/seed_<n>/``: ``spec.json``, then ``result.json`` (steps, times,
-segments, evaluation curve: all the report reads) or ``failed.json``; while a run trains also ``train.log``,
-``segments.json`` (each segment's zoo folder ``<algo>/<env>_<k>/`` and first step), ``timing_<i>.json``, the zoo's
-folders (with checkpoints) and, on Ray, ``attempts/<n>/``.
+The runs (:class:`RunSpec`, :func:`make_grid`), their budgets, and the files of a comparison folder, which no other module
+names (docs/benchmark.md, "Outputs"). While a run trains, its folder also holds ``segments.json`` (each segment's zoo
+folder and first step), ``timing_<i>.json``, the zoo's folders with their checkpoints and, on Ray, ``attempts/<n>/``.
 """
 
 import argparse
@@ -152,33 +149,39 @@ class Grid:
     out_dir: Path
     envs: list[str]
     algos: list[str]
-    seeds: list[int]
     budgets: dict[str, int]
     specs: list[RunSpec] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # how the budgets were chosen, for the report
 
 
 def make_grid(
-    envs: Sequence[str], algos: Sequence[str], seeds: int | Sequence[int] = 5, out_dir: str | os.PathLike = "runs",
-    n_timesteps: int | None = None, budget_from: str = "max", eval_freq: int | None = None,
-    conf_files: dict[str, str] | None = None, hyperparams: Iterable[str] = (), **settings: Any,
-) -> Grid:  # fmt: skip
+    envs: Sequence[str],
+    algos: Sequence[str],
+    seeds: int | Sequence[int] = 5,
+    out_dir: str | os.PathLike = "runs",
+    n_timesteps: int | None = None,
+    budget_from: str = "max",
+    eval_freq: int | None = None,
+    conf_files: dict[str, str] | None = None,
+    hyperparams: Iterable[str] = (),
+    **settings: Any,
+) -> Grid:
     """
-    :param seeds: their number or the seeds; ``n_timesteps``: the budget, default :func:`zoo_budget` from ``budget_from``
-    :param eval_freq: default 20 evaluations; ``conf_files``: an algorithm's hyperparameter file, default its zoo file
-    :param hyperparams: overrides, ``key:value`` or ``algo:key:value``; ``settings``: the other :class:`RunSpec` fields
-    :return: the grid, in the comparison folder ``out_dir``
+    :return: the grid of ``seeds`` (their number or the seeds) in the comparison folder ``out_dir``; ``n_timesteps``
+        defaults to :func:`zoo_budget`, ``eval_freq`` to 20 evaluations, ``conf_files`` (by algorithm) to the zoo's files;
+        ``hyperparams`` are ``key:value`` or ``algo:key:value``; ``settings`` are the other :class:`RunSpec` fields
     """
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(seed) for seed in seeds]
     if not envs or not algos or not seed_list:
         raise ValueError("the comparison needs at least one environment, one algorithm and one seed")
-    if duplicates := [name for name, values in (("envs", envs), ("algos", algos)) if len(set(values)) != len(values)]:
-        raise ValueError(f"{duplicates[0]} has duplicates: {list(envs if duplicates[0] == 'envs' else algos)}")
+    for name, values in (("envs", envs), ("algos", algos)):
+        if len(set(values)) != len(values):
+            raise ValueError(f"{name} has duplicates: {list(values)}")
     if n_timesteps is not None and n_timesteps < 1:
         raise ValueError(f"n_timesteps must be positive, got {n_timesteps}")
     fixed: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value for key, value in settings.items()}
     overrides = parse_hyperparams(hyperparams, algos)
-    grid = Grid(Path(out_dir).absolute(), list(envs), list(algos), seed_list, {})
+    grid = Grid(Path(out_dir).absolute(), list(envs), list(algos), {})
     conf_paths = {algo: str(Path((conf_files or {}).get(algo, hyperparams_file(algo))).absolute()) for algo in algos}
     for env_id in envs:
         budget = grid.budgets[env_id] = n_timesteps or zoo_budget(env_id, budget_from)
@@ -187,12 +190,13 @@ def make_grid(
                 f"{env_id}: rl-zoo3's budgets differ (ppo {zoo['ppo']:,}, trpo {zoo['trpo']:,}); every algorithm trains "
                 f"{budget:,} steps (budget from {budget_from})"
             )
+        freq = eval_freq or max(budget // 20, 1)
         entries = {algo: conf_entry(conf_paths[algo], env_id) for algo in algos}
-        grid.specs += [
-            RunSpec(env_id, algo, seed, budget, str(run_dir_of(out_dir, env_id, algo, seed)), conf_paths[algo],
-                    eval_freq or max(budget // 20, 1), hyperparams=overrides[algo], entry=entries[algo], **fixed)
-            for seed in seed_list for algo in algos
-        ]  # fmt: skip
+        for seed in seed_list:
+            for algo in algos:
+                run_dir = str(run_dir_of(out_dir, env_id, algo, seed))
+                run_settings = {**fixed, "hyperparams": overrides[algo], "entry": entries[algo]}
+                grid.specs.append(RunSpec(env_id, algo, seed, budget, run_dir, conf_paths[algo], freq, **run_settings))
     return grid
 
 
@@ -283,15 +287,6 @@ def latest_checkpoint(run_dir: str | os.PathLike, n_timesteps: int) -> tuple[Pat
     return None
 
 
-def trained_steps(run_dir: Path) -> int:
-    """:return: the steps trained in ``run_dir``: its segment's first step plus the episodes of its Monitor files"""
-    if not (segments := read_segments(run_dir)):
-        return 0
-    paths = (run_dir / segments[-1]["dir"]).glob("*.monitor.csv")
-    lengths = [line.split(",")[1] for path in paths for line in path.read_text().splitlines() if line.count(",") > 1]
-    return segments[-1]["offset"] + sum(int(length) for length in lengths if length.isdigit())
-
-
 def read_curve(run_dir: Path, segments: list[dict[str, Any]]) -> dict[str, list]:
     """:return: ``evaluations.npz`` over ``segments`` (steps from the run's start, those after the next segment's dropped)"""
     curve: dict[str, list] = {"timesteps": [], "results": [], "ep_length_mean": []}
@@ -315,31 +310,22 @@ def finish(run_dir: Path, result: dict[str, Any]) -> None:
         path.unlink(missing_ok=True)
 
 
-def read_result(run_dir: Path) -> dict[str, Any] | None:
-    """:return: ``result.json`` of a finished run, with the segments and curve an earlier version kept beside it"""
-    if (result := read_json(run_dir / RESULT_FILE)) is not None and "evaluations" not in result:
-        result |= {"segments": read_segments(run_dir), "evaluations": read_curve(run_dir, read_segments(run_dir))}
-    return result
-
-
 def find_runs(out_dir: Path) -> Iterator[tuple[RunSpec, dict[str, Any] | None, dict[str, Any] | None]]:
     """:return: ``(spec, result, failed)`` of every run folder of a comparison"""
     for path in sorted(out_dir.glob(f"*/*/seed_*/{SPEC_FILE}")):
         if (data := read_json(path)) is not None:
             run_dir = path.parent
-            yield RunSpec.from_dict(data, str(run_dir)), read_result(run_dir), read_json(run_dir / FAILED_FILE)
+            yield RunSpec.from_dict(data, str(run_dir)), read_json(run_dir / RESULT_FILE), read_json(run_dir / FAILED_FILE)
 
 
-def archive_zoo_folders(env_dir: Path) -> Path | None:
-    """:return: the archive the files of ``env_dir``'s zoo folders moved into (not models, Monitor files), once all finished"""
+def archive_zoo_folders(env_dir: Path) -> None:
+    """Once the runs of ``env_dir`` all finished, move their zoo folders' files (not models, Monitor files) to its archive."""
     runs = [path.parent for path in env_dir.glob(f"*/seed_*/{SPEC_FILE}")]
     if not runs or not all((run_dir / RESULT_FILE).is_file() for run_dir in runs):
-        return None
-    for run_dir in [run_dir for run_dir in runs if "evaluations" not in read_json(run_dir / RESULT_FILE)]:
-        finish(run_dir, read_result(run_dir))  # type: ignore[arg-type]  # an earlier version's run: its new result.json
+        return
     zoo_dirs = [run_dir / run_dir.parent.name for run_dir in runs]
-    new = {str(path.relative_to(env_dir)): path for root in zoo_dirs for path in sorted(root.rglob("*")) if path.is_file()}
-    new = {name: path for name, path in new.items() if not re.search(r"(\.zip|\.monitor\.csv)$", name)}
+    found = [path for root in zoo_dirs for path in sorted(root.rglob("*")) if path.is_file()]
+    new = {str(path.relative_to(env_dir)): path for path in found if not path.name.endswith((".zip", ".monitor.csv"))}
     if new:
         members = {}
         if (archive := env_dir / ARCHIVE).is_file():
@@ -356,4 +342,3 @@ def archive_zoo_folders(env_dir: Path) -> Path | None:
     for folder in [path for root in zoo_dirs for path in sorted(root.rglob("*"), reverse=True)] + zoo_dirs:
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
-    return env_dir / ARCHIVE
