@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # The published benchmark (docs/benchmark.md), one `python -m sb3_pg.compare` per environment, at the zoo's budget:
 #     bash benchmarks/compare_envs.sh classic|mujoco [ENV ...]     # 5 seeds / 3 seeds (mujoco needs the mujoco extra)
-# It resumes: finished runs are skipped, an interrupted one restarts from its latest checkpoint.
 set -u
 case ${1:-} in
 classic) seeds=5 envs=(CartPole-v1 Pendulum-v1 MountainCarContinuous-v0 Acrobot-v1 LunarLander-v3) ;;

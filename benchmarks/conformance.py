@@ -1,13 +1,11 @@
 """
-SB3's own test suite with each of sb3_pg's algorithms in A2C's place: the drop-in standard.
+SB3's own test suite with each of sb3_pg's algorithms in A2C's place (``docs/conformance.md``):
 
     python benchmarks/conformance.py --write                # every algorithm and A2C -> docs/conformance.json
     python benchmarks/conformance.py --algo npg -m test_run # one algorithm, some modules
 
-Runs the modules below of the installed stable-baselines3's source distribution (downloaded once) with this file as
-a pytest plugin (``-p conformance``): it binds ``stable_baselines3.A2C`` to the algorithm named by ``SB3_PG_ALGO``
-before the test modules are imported, keeps the items whose parameters include it, and marks ``EXCEPTIONS`` as
-strict expected failures. ``benchmarks/docs.py`` renders ``docs/conformance.md`` from ``docs/conformance.json``.
+As a pytest plugin, this file binds ``stable_baselines3.A2C`` to the algorithm of ``SB3_PG_ALGO`` before SB3's test
+modules are imported, keeps the items whose parameters include it, and marks ``EXCEPTIONS`` strict expected failures.
 """
 
 import argparse
@@ -29,26 +27,30 @@ MODULES += " test_callbacks test_train_eval_mode test_custom_policy test_sde tes
 ALGOS = ("a2c", "reinforce", "vpg", "npg", "klppo")
 HERE = Path(__file__).resolve().parent
 ALGO = os.environ.get("SB3_PG_ALGO", "a2c")
+DEFAULTS = "n_steps=2048 (the class default) gives one update in the test's {0} steps, A2C's n_steps=5 one every 5 steps"
+LEARNS, FITS_V = "learns within {0} steps: " + DEFAULTS, "fits V(s0) to 50 +- 1 within 500 steps: " + DEFAULTS.format("500")
+NO_V = "REINFORCE has no value function, hence no gae_lambda and no V(s) to check"
+SET_ENV = "asserts num_timesteps == n_steps after learn(n_steps): a REINFORCE rollout runs on to the end of its episode"
+GAE, CONTINUOUS = "test_gae.py::test_infinite_horizon[True-", "test_identity.py::test_continuous"
+DISCRETE = "test_identity.py::test_discrete[env{}-"
 # (test id fragment, reason), per algorithm: the only items allowed not to pass
-_DEFAULTS = "n_steps=2048 (the class default) gives one update in the test's {} steps, A2C's n_steps=5 one every 5 steps"
-_NO_V = "REINFORCE has no value function, hence no gae_lambda and no V(s) to check"
-_SET_ENV = "asserts num_timesteps == n_steps after learn(n_steps): a REINFORCE rollout runs on to the end of its episode"
-_LEARNS = {steps: f"learns within {steps} steps: " + _DEFAULTS.format(steps) for steps in ("1,200", "2,000")}
-_FITS_V = "fits V(s0) to 50 +- 1 within 500 steps: " + _DEFAULTS.format("500")
-_VPG_LR = ", and VPG's learning_rate is the policy's (the critic's is vf_learning_rate)"
-_GAE, _CONT, _DISC = (
-    "test_gae.py::test_infinite_horizon[True-",
-    "test_identity.py::test_continuous",
-    "test_identity.py::test_discrete",
-)
 EXCEPTIONS: dict[str, list[tuple[str, str]]] = {
-    "reinforce": [("test_gae.py::test_gae_computation", _NO_V), (_GAE, _NO_V), (f"{_DISC}[env2-", _LEARNS["1,200"]),
-                  (_CONT, _LEARNS["2,000"]), ("test_save_load.py::test_set_env", _SET_ENV)],
-    "vpg": [(f"{_DISC}[env1-", _LEARNS["1,200"]), (f"{_DISC}[env2-", _LEARNS["1,200"]), (_CONT, _LEARNS["2,000"]),
-            (_GAE, _FITS_V + _VPG_LR)],
-    "npg": [(_CONT, _LEARNS["2,000"]), (_GAE, _FITS_V)],
-    "klppo": [(_CONT, _LEARNS["2,000"] + " (SB3's test gives PPO n_steps=256 for this)"), (_GAE, _FITS_V)],
-}  # fmt: skip
+    "reinforce": [
+        ("test_gae.py::test_gae_computation", NO_V),
+        (GAE, NO_V),
+        (DISCRETE.format(2), LEARNS.format("1,200")),
+        (CONTINUOUS, LEARNS.format("2,000")),
+        ("test_save_load.py::test_set_env", SET_ENV),
+    ],
+    "vpg": [
+        (DISCRETE.format(1), LEARNS.format("1,200")),
+        (DISCRETE.format(2), LEARNS.format("1,200")),
+        (CONTINUOUS, LEARNS.format("2,000")),
+        (GAE, FITS_V + ", and VPG's learning_rate is the policy's (the critic's is vf_learning_rate)"),
+    ],
+    "npg": [(CONTINUOUS, LEARNS.format("2,000")), (GAE, FITS_V)],
+    "klppo": [(CONTINUOUS, LEARNS.format("2,000") + " (SB3's test gives PPO n_steps=256 for this)"), (GAE, FITS_V)],
+}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -93,18 +95,17 @@ def run(algo: str, tests: Path, modules: list[str], workers: int) -> dict:
         command = [sys.executable, "-m", "pytest", *(str(tests / f"{m}.py") for m in modules), "-p", "conformance", "-q"]
         command += ["-p", "no:cacheprovider", f"--junitxml={tmp}/report.xml", "--rootdir", str(tests.parent)]
         env = {**os.environ, "SB3_PG_ALGO": algo, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
-        subprocess.run(
-            command + (["-n", str(workers)] if workers > 1 else []), env=env, cwd=tests.parent, stdout=subprocess.DEVNULL
-        )
+        command += ["-n", str(workers)] if workers > 1 else []
+        subprocess.run(command, env=env, cwd=tests.parent, stdout=subprocess.DEVNULL)
         result = {"passed": 0, "failed": 0, "skipped": 0, "excepted": 0, "failures": []}
         for case in ET.parse(f"{tmp}/report.xml").getroot().iter("testcase"):
-            outcome = next((child for child in case if child.tag in ("failure", "error", "skipped")), None)
-            kind = "passed" if outcome is None else "failed" if outcome.tag != "skipped" else "skipped"
-            kind = "excepted" if kind == "skipped" and outcome.get("type") == "pytest.xfail" else kind
+            outcome = next((child for child in case if child.tag in ("failure", "error", "skipped")), ET.Element("passed"))
+            kind = {"failure": "failed", "error": "failed"}.get(outcome.tag, outcome.tag)  # or passed, skipped
+            if outcome.get("type") == "pytest.xfail":
+                kind = "excepted"
             result[kind] += 1
-            result["failures"] += (
-                [f"{case.get('classname', '').rsplit('.', 1)[-1]}::{case.get('name')}"] if kind == "failed" else []
-            )
+            if kind == "failed":
+                result["failures"].append(f"{case.get('classname', '').rsplit('.', 1)[-1]}::{case.get('name')}")
     return result
 
 

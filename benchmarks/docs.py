@@ -1,33 +1,42 @@
 """
-Rewrite every generated block of the documentation from the committed raw results; nothing trains.
-
-A block is the text between ``<!-- begin NAME -->`` and ``<!-- end NAME -->``; the rest of a page is written by hand
-and quotes no measured figure. The sources: the comparison folders' CSVs, ``docs/{published,conformance}.json``,
-``docs/speed_raw.json``, ``docs/memory/*.csv``, ``docs/gradients/*/gradients.csv``, the hyperparameter files, and
-``benchmarks/tuning_pages.py`` (the pages of ``docs/tuning/``).
+Rewrite every generated block of the pages, the text between ``<!-- begin NAME -->`` and ``<!-- end NAME -->``, from
+the committed raw results; nothing trains. The text around the blocks is written by hand and quotes no figure.
 
     python benchmarks/docs.py            # rewrite every block
-    python benchmarks/docs.py --check    # exit 1, naming each stale or missing page block; write nothing
+    python benchmarks/docs.py --check    # exit 1, naming each stale or missing block; write nothing
 """
 
 import argparse
 import json
+import math
 import re
 import sys
-from collections.abc import Callable
+from collections import Counter
 from pathlib import Path
 
 import gymnasium as gym
+import optuna
 import pandas as pd
 import yaml
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import FrozenTrial, TrialState
 
 from sb3_pg.compare.report import format_table, markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs"
+DOCS, TUNING = ROOT / "docs", ROOT / "docs" / "tuning"
 BLOCK = re.compile(r"(<!-- begin (?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- end (?P=name) -->)", re.DOTALL)
 PUBLISHED = json.loads((DOCS / "published.json").read_text())
 VERDICT = {"above": "met", "level": "level", "below": "not met", "not run": "not run"}
+TOP, FIRST = 5, 3  # a study table shows the TOP best complete trials; every re-check holds the FIRST seeds (100-102)
+Rows = list[list[str]]
+TARGETS = {  # the issue's targets: the block of each on docs/benchmark.md, the header of its table
+    "target-npg": "environment | NPG final | TRPO final | NPG IQM [95% CI] | TRPO IQM [95% CI] | verdict",
+    "target-vpg": "environment | VPG IQM [95% CI] | A2C here | VPG vs A2C here | zoo's A2C (its budget) | verdict",
+    "target-reinforce": "environment | seeds reaching 475 in training | seeds ending at 475 or more | finals | verdict",
+    "target-tianshou": "environment | algorithm | best evaluation, mean (per seed) | Tianshou (its budget) | verdict",
+}
 
 
 def num(value: float) -> str:
@@ -35,22 +44,26 @@ def num(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.1f}"
 
 
-def table(header: str, rows: list[list[str]]) -> str:
+def table(header: str, rows: Rows) -> str:
     """:return: a Markdown table, its column names ``header`` separated by `` | ``"""
     lines = [f"| {header} |", "|" + "---|" * len(header.split(" | "))]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
 
 
-def frame_table(frame: pd.DataFrame, columns: dict[str, str], first: str) -> str:
-    """:return: ``frame`` as a Markdown table, its index as column ``first``, each of ``columns`` (header: format)"""
-    cells = [[str(index), *("" if pd.isna(v) else f.format(v) for v, f in zip(row, columns.values(), strict=True))]
-             for index, row in zip(frame.index, frame.to_numpy(), strict=True)]  # fmt: skip
-    return table(" | ".join([first, *columns]), cells)
+def frame_table(frame: pd.DataFrame, formats: dict[str, str], first: str) -> str:
+    """:return: ``frame`` as a Markdown table, its index as column ``first``, its columns under the headers of ``formats``"""
+    rows = []
+    for index, values in zip(frame.index, frame.to_numpy(), strict=True):
+        cells = ["" if pd.isna(value) else f.format(value) for value, f in zip(values, formats.values(), strict=True)]
+        rows.append([str(index), *cells])
+    return table(" | ".join([first, *formats]), rows)
 
 
 def stand(low: float, high: float, other_low: float, other_high: float) -> str:
     """:return: ``above``, ``level`` or ``below``: an interval against another; overlapping intervals are level"""
-    return "above" if low > other_high else "below" if high < other_low else "level"
+    if low > other_high:
+        return "above"
+    return "below" if high < other_low else "level"
 
 
 class Comparison:
@@ -61,7 +74,6 @@ class Comparison:
         evaluations = pd.read_csv(folder / "evaluations.csv")
         budgets = evaluations["env"].map(self.runs.groupby("env")["n_timesteps"].first())
         self.evaluations = evaluations[evaluations["timesteps"] <= budgets]  # later ones are not used, as in the report
-        self.updates = pd.read_csv(folder / "updates.csv") if (folder / "updates.csv").is_file() else None
         self.envs = list(dict.fromkeys(self.summary["env"]))
 
     def row(self, env: str, algo: str) -> pd.Series | None:
@@ -70,14 +82,14 @@ class Comparison:
 
     def iqm(self, env: str, algo: str) -> str:
         """:return: ``IQM [CI low, CI high] (finished runs)``, or ``not run``"""
-        r = self.row(env, algo)
-        return (
-            "not run" if r is None else f"{r['iqm']:,.1f} [{r['iqm_ci_low']:,.1f}, {r['iqm_ci_high']:,.1f}] ({r['finished']})"
-        )
+        if (r := self.row(env, algo)) is None:
+            return "not run"
+        return f"{r['iqm']:,.1f} [{r['iqm_ci_low']:,.1f}, {r['iqm_ci_high']:,.1f}] ({r['finished']})"
 
     def mean_std(self, env: str, algo: str) -> str:
-        r = self.row(env, algo)
-        return "not run" if r is None else f"{r['final_return_mean']:,.1f} ± {r['final_return_std']:,.1f}"
+        if (r := self.row(env, algo)) is None:
+            return "not run"
+        return f"{r['final_return_mean']:,.1f} ± {r['final_return_std']:,.1f}"
 
     def versus(self, env: str, algo: str, other: str, others: "Comparison | None" = None) -> str:
         """:return: how ``algo``'s IQM CI on ``env`` stands to ``other``'s (from ``others`` when given), or ``not run``"""
@@ -109,31 +121,32 @@ class Comparison:
 
     def steps_table(self) -> str:
         """:return: per environment and algorithm that logs one: the KL after the step, TRPO's line search, the std"""
-        assert self.updates is not None
-        groups = self.updates.groupby(["env", "algo"], sort=False)
+        updates = pd.read_csv(self.folder / "updates.csv")
+        groups = updates.groupby(["env", "algo"], sort=False)
         frame = groups.agg(runs=("seed", "nunique"), updates=("seed", "size"), kl=("kl", "median"), kl_max=("kl", "max"))
         frame["updates"] //= frame["runs"]
         frame["target"] = [self.target_kl(*key) if pd.notna(frame.loc[key, "kl"]) else None for key in frame.index]
-        updates = self.updates.join(frame["target"], on=["env", "algo"])
+        updates = updates.join(frame["target"], on=["env", "algo"])
         over = (updates["kl"] > 2 * updates["target"]).groupby([updates["env"], updates["algo"]], sort=False).sum()
         frame["over"] = over.where(frame["target"].notna())
-        frame["search"] = groups["line_search_success"].agg(
-            lambda s: f"{s.sum():,.0f} of {s.count():,}" if s.count() else None
-        )
-        std = self.updates.dropna(subset=["std"]).groupby(["env", "algo", "seed"], sort=False)["std"].agg(["first", "last"])
+        search = groups["line_search_success"]
+        frame["search"] = search.agg(lambda ok: f"{ok.sum():,.0f} of {ok.count():,}" if ok.count() else None)
+        std = updates.dropna(subset=["std"]).groupby(["env", "algo", "seed"], sort=False)["std"].agg(["first", "last"])
         std = std.groupby(["env", "algo"], sort=False).mean()
-        frame["std"] = std.apply(lambda s: f"{s['first']:.3g} → {s['last']:.3g}", axis=1)
-        frame = frame[["updates", "target", "kl", "kl_max", "over", "search", "std"]]
+        frame["std"] = std["first"].map("{:.3g}".format) + " → " + std["last"].map("{:.3g}".format)
         frame.index = [f"{env} | {algo}" for env, algo in frame.index]
-        columns = {"updates per run": "{:,}", "target_kl": "{:.4g}", "KL median": "{:.3g}", "KL max": "{:.3g}"}
-        columns |= {"KL > 2 x target": "{:.0f}", "line search succeeded": "{}", "policy std, first → last": "{}"}
-        return frame_table(frame, columns, "environment | algorithm")
+        formats = {"updates per run": "{:,}", "target_kl": "{:.4g}", "KL median": "{:.3g}", "KL max": "{:.3g}"}
+        formats |= {"KL > 2 x target": "{:.0f}", "line search succeeded": "{}", "policy std, first → last": "{}"}
+        frame = frame[["updates", "target", "kl", "kl_max", "over", "search", "std"]]
+        return frame_table(frame, formats, "environment | algorithm")
 
 
-def targets(bench: Comparison) -> dict[str, str]:
-    """:return: a table per target of the issue, one row per environment, the verdict last"""
-    npg = [[env, *(bench.mean_std(env, a) for a in ("npg", "trpo")), *(bench.iqm(env, a) for a in ("npg", "trpo")),
-            VERDICT[bench.versus(env, "npg", "trpo")]] for env in bench.envs]  # fmt: skip
+def targets(bench: Comparison) -> dict[str, Rows]:
+    """:return: per target of the issue, the rows of its table: one per environment, the verdict last"""
+    npg = []
+    for env in bench.envs:
+        finals = [bench.mean_std(env, "npg"), bench.mean_std(env, "trpo"), bench.iqm(env, "npg"), bench.iqm(env, "trpo")]
+        npg.append([env, *finals, VERDICT[bench.versus(env, "npg", "trpo")]])
     vpg = []
     for env, (mean, std, budget) in PUBLISHED["zoo_a2c"].items():
         r = bench.row(env, "vpg")
@@ -148,69 +161,59 @@ def targets(bench: Comparison) -> dict[str, str]:
         for algo, (figure, budget) in theirs.items():
             best = bench.seeds(env, algo, "best_return")
             mine = f"{best.mean():,.0f} ({', '.join(f'{value:,.0f}' for value in best)})"
-            tianshou += [[env, algo, mine, f"{figure:,} ({budget})", VERDICT[stand(best.min(), best.max(), figure, figure)]]]
-    return {
-        "target-npg": table("environment | NPG final | TRPO final | NPG IQM [95% CI] | TRPO IQM [95% CI] | verdict", npg),
-        "target-vpg": table("environment | VPG IQM [95% CI] | A2C here | VPG vs A2C here | zoo's A2C (its budget) | verdict",
-                            vpg),
-        "target-reinforce": table("environment | seeds reaching 475 in training | seeds ending at 475 or more | finals"
-                                  " | verdict", reinforce),
-        "target-tianshou": table("environment | algorithm | best evaluation, mean (per seed) | Tianshou (its budget)"
-                                 " | verdict", tianshou),
-    }  # fmt: skip
+            verdict = VERDICT[stand(best.min(), best.max(), figure, figure)]
+            tianshou.append([env, algo, mine, f"{figure:,} ({budget})", verdict])
+    return dict(zip(TARGETS, (npg, vpg, reinforce, tianshou), strict=True))
 
 
-def benchmark_blocks(bench: Comparison, dual: Comparison) -> dict[str, str]:
-    """:return: the blocks of ``docs/benchmark.md``"""
-    blocks, status = targets(bench), []
+def benchmark_blocks(bench: Comparison, dual: Comparison, goals: dict[str, Rows]) -> dict[str, str]:
+    """:return: the blocks of ``docs/benchmark.md``, the tables of the targets ``goals`` among them"""
+    blocks, status, klppo = {name: table(TARGETS[name], rows) for name, rows in goals.items()}, [], []
     for env in bench.envs:
         rows = bench.summary[bench.summary["env"] == env]
         blocks[f"table-{env}"], blocks[f"seeds-{env}"] = markdown_table(format_table(rows)), bench.seed_table(env)
         seeds = "/".join(sorted({str(n) for n in rows["runs"]}))
         status.append([env, f"{rows['n_timesteps'].iloc[0]:,}", f"{rows['finished'].sum()} of {rows['runs'].sum()}", seeds])
+        iqms = [bench.iqm(env, algo) for algo in ("klppo", "ppo", "trpo")]
+        klppo.append([env, *iqms, bench.versus(env, "klppo", "ppo"), bench.versus(env, "klppo", "trpo")])
     blocks["status"] = table("environment | budget (steps) | runs finished | seeds", status)
     blocks["steps"] = bench.steps_table()
-    klppo = [[env, *(bench.iqm(env, a) for a in ("klppo", "ppo", "trpo")), bench.versus(env, "klppo", "ppo"),
-              bench.versus(env, "klppo", "trpo")] for env in bench.envs]  # fmt: skip
     blocks["klppo"] = table("environment | KLPPO IQM [95% CI] (runs) | PPO | TRPO | KLPPO vs PPO | KLPPO vs TRPO", klppo)
-    dual_rows = [[env, bench.iqm(env, "klppo"), dual.iqm(env, "klppo"), dual.versus(env, "klppo", "klppo", bench)]
-                 for env in dual.envs]  # fmt: skip
-    return blocks | {"klppo-dual": table("environment | adaptive (the benchmark) | dual | dual vs adaptive", dual_rows)}
+    dual_rows = [
+        [env, bench.iqm(env, "klppo"), dual.iqm(env, "klppo"), dual.versus(env, "klppo", "klppo", bench)] for env in dual.envs
+    ]
+    blocks["klppo-dual"] = table("environment | adaptive (the benchmark) | dual | dual vs adaptive", dual_rows)
+    return blocks
 
 
 def entry_status(path: Path) -> dict[str, str]:
-    """:return: per entry of a hyperparameter file, the first sentence of its ``Tuned``/``Searched``/``Untuned`` comment"""
-    status, comments = {}, []
-    for line in path.read_text().splitlines():
-        comments = [*comments, line.lstrip("# ").strip()] if line.startswith("#") else comments
-        if match := re.match(r"^([A-Za-z][\w.-]*):", line):
-            said = [comment for comment in comments if comment.startswith(("Tuned", "Searched", "Untuned"))]
-            status[match[1]] = re.split(r"\. |: |;", said[0])[0].rstrip(".") if said else "?"
-        comments = comments if line.startswith("#") else []
-    return status
+    """:return: per entry of a hyperparameter file, the first words of the ``Tuned``/``Searched``/``Untuned`` comment above"""
+    above = re.findall(r"^# ((?:Tuned|Searched|Untuned).*)\n(?:#.*\n)*([A-Za-z][\w.-]*):", path.read_text(), re.MULTILINE)
+    return {entry: re.split(r"\. |: |;", said)[0].rstrip(".") for said, entry in above}
 
 
-def hyperparameter_blocks(bench: Comparison) -> dict[str, str]:
+def hyperparameter_table(bench: Comparison) -> str:
     """:return: the table of ``docs/hyperparameters.md``: each entry's result beside PPO's, TRPO's and the zoo's best"""
-    rows, reached = [], []
+    rows = []
     for env, (zoo_algo, zoo_mean, zoo_std, zoo_budget) in PUBLISHED["zoo_best_on_policy"].items():
         for algo in ("reinforce", "vpg", "npg"):
             path = ROOT / "hyperparams" / f"{algo}.yml"
             if (entry := yaml.safe_load(path.read_text()).get(env)) is None:
                 continue
             r, steps = bench.row(env, algo), float(entry["n_timesteps"])
-            short = 0.0 if r is None else r["final_return_mean"] - zoo_mean
-            verdict = "n/a" if r is None else "yes" if short >= 0 else f"no ({short:+,.1f})"
-            reached += [f"{env} {algo}"] if verdict == "yes" else []
-            cells = [entry_status(path).get(env, "?"), f"{steps / 1e6:g}M" if steps >= 1e6 else f"{steps / 1e3:g}k"]
-            cells += ["0", "not measured"] if r is None else [f"{r['finished']}/{r['runs']}", bench.mean_std(env, algo)]
-            baselines = " / ".join(bench.mean_std(env, other) for other in ("ppo", "trpo"))
-            rows.append([env, algo, *cells, baselines, f"{zoo_mean:.1f} ± {zoo_std:.1f} ({zoo_algo}, {zoo_budget})", verdict])
-    text = table("env | algo | status | budget | seeds | final return (mean ± std) | same env: PPO / TRPO here"
-                 " | zoo's best on-policy | reached", rows)  # fmt: skip
-    return {
-        "hyperparameters": f"{text}\n{len(reached)} of the {len(rows)} entries reach the zoo's figure: {', '.join(reached)}."
-    }
+            entry_cells = [entry_status(path).get(env, "?"), f"{steps / 1e6:g}M" if steps >= 1e6 else f"{steps / 1e3:g}k"]
+            others = [" / ".join(bench.mean_std(env, other) for other in ("ppo", "trpo"))]
+            others.append(f"{zoo_mean:.1f} ± {zoo_std:.1f} ({zoo_algo}, {zoo_budget})")
+            if r is None:
+                rows.append([env, algo, *entry_cells, "0", "not measured", *others, "n/a"])
+                continue
+            short = r["final_return_mean"] - zoo_mean
+            verdict = "yes" if short >= 0 else f"no ({short:+,.1f})"
+            rows.append([env, algo, *entry_cells, f"{r['finished']}/{r['runs']}", bench.mean_std(env, algo), *others, verdict])
+    reached = [f"{env} {algo}" for env, algo, *_, verdict in rows if verdict == "yes"]
+    header = "env | algo | status | budget | seeds | final return (mean ± std) | same env: PPO / TRPO here"
+    text = table(f"{header} | zoo's best on-policy | reached", rows)
+    return f"{text}\n{len(reached)} of the {len(rows)} entries reach the zoo's figure: {', '.join(reached)}."
 
 
 def conformance_blocks() -> dict[str, str]:
@@ -219,116 +222,189 @@ def conformance_blocks() -> dict[str, str]:
     frame = pd.DataFrame(raw["results"]).T.drop(columns="failures").astype(int)
     frame.insert(0, "items", frame.sum(axis=1))
     frame.index = [algo.upper() if algo != "a2c" else "A2C (SB3, the reference)" for algo in frame.index]
-    counts = frame_table(
-        frame, dict.fromkeys(["items", "passed", "failed", "skipped", "listed exceptions"], "{}"), "algorithm"
-    )
-    listed = [
-        f"- {algo.upper()}, `{fragment}`: {reason}" for algo, items in raw["exceptions"].items() for fragment, reason in items
-    ]
-    return {"conformance": f"Stable-Baselines3 {raw['stable_baselines3']}, modules: {', '.join(raw['modules'])}.\n\n{counts}",
-            "exceptions": "\n".join(listed)}  # fmt: skip
+    formats = dict.fromkeys(["items", "passed", "failed", "skipped", "listed exceptions"], "{}")
+    listed = [f"- {algo.upper()}, `{fragment}`: {why}" for algo, items in raw["exceptions"].items() for fragment, why in items]
+    modules = f"Stable-Baselines3 {raw['stable_baselines3']}, modules: {', '.join(raw['modules'])}.\n\n"
+    return {"conformance": modules + frame_table(frame, formats, "algorithm"), "exceptions": "\n".join(listed)}
 
 
-def speed_blocks() -> dict[str, str]:
-    """:return: the targets and the tables of ``docs/speed.md``: medians over the repetitions of ``docs/speed_raw.json``"""
+def speed_tables() -> tuple[tuple[str, Rows], str]:
+    """:return: the targets (header, rows) and the tables of ``docs/speed.md``: medians over the repetitions"""
     raw = json.loads((DOCS / "speed_raw.json").read_text())
     runs, s = pd.DataFrame(raw["records"]), raw["setup"]
-    for phase in ("rollout", "env", "returns", "update"):
-        runs[f"{phase}_100k"] = runs[f"{phase}_s"] * 100_000 / runs["timesteps"]  # seconds per 100k environment steps
-    runs["total"], runs["share"] = runs["rollout_100k"] + runs["update_100k"], runs["update_s"] / runs["rollout_s"]
+    formats = {"rollout s/100k": "{:.2f}", "(env s/100k)": "{:.2f}", "(returns s/100k)": "{:.3f}", "update s/100k": "{:.2f}"}
+    for phase, header in zip(("rollout", "env", "returns", "update"), formats, strict=True):
+        runs[header] = runs[f"{phase}_s"] * 100_000 / runs["timesteps"]  # seconds per 100k environment steps
+    runs["update / rollout"] = runs["update_s"] / runs["rollout_s"]
+    runs["total s/100k"] = runs["rollout s/100k"] + runs["update s/100k"]
+    formats |= {"update / rollout": "{:.1%}", "total s/100k": "{:.2f}"}
     for phase in ("update", "policy", "critic"):  # the policy step on the whole batch, then the critic fit: VPG, NPG, TRPO
-        runs[f"{phase}_ms"] = 1000 * runs[f"{phase}_s"] / runs[f"{phase}_calls"].clip(lower=1)
-        runs[f"{phase}_ms"] = runs[f"{phase}_ms"].where(runs["algo"].isin(["vpg", "npg", "trpo"]) | (phase == "update"))
-    per_rep, medians = (
-        runs.set_index(["env", "rep", "algo"]),
-        runs.groupby(["env", "algo"], sort=False).median(numeric_only=True),
-    )
-    columns = {"rollout_100k": "rollout s/100k:.2f", "env_100k": "(env s/100k):.2f", "returns_100k": "(returns s/100k):.3f"}
-    columns |= {"update_100k": "update s/100k:.2f", "share": "update / rollout:.1%", "total": "total s/100k:.2f"}
-    columns |= {"update_ms": "ms / update:.1f", "policy_ms": "policy ms / update:.1f", "critic_ms": "critic ms / update:.1f"}
-    formats = {header: "{:" + spec + "}" for header, spec in (column.rsplit(":", 1) for column in columns.values())}
+        header = "ms / update" if phase == "update" else f"{phase} ms / update"
+        ms = 1000 * runs[f"{phase}_s"] / runs[f"{phase}_calls"].clip(lower=1)
+        runs[header] = ms.where(runs["algo"].isin(["vpg", "npg", "trpo"]) | (phase == "update"))
+        formats[header] = "{:.1f}"
+    per_rep = runs.set_index(["env", "rep", "algo"])
+    medians = runs.groupby(["env", "algo"], sort=False).median(numeric_only=True)
     versions = ", ".join(f"{k} {v}" for k, v in s["versions"].items())
-    text = [f"Command: `{s['command']}`\n", f"{s['steps_per_run']} environment steps per run (figures scaled to 100k), "
-            f"{s['reps']} alternated repetitions (median), n_steps={s['n_steps']}, n_envs={s['n_envs']}, torch threads="
-            f"{s['torch_threads']}, net_arch {s['net_arch']}, CPU. Versions: {versions}. Machine: {s['machine']}.\n"
-            ]  # fmt: skip
+    setup = f"{s['steps_per_run']} environment steps per run (figures scaled to 100k), {s['reps']} alternated repetitions"
+    setup += f" (median), n_steps={s['n_steps']}, n_envs={s['n_envs']}, torch threads={s['torch_threads']}, net_arch"
+    text = [f"Command: `{s['command']}`\n", f"{setup} {s['net_arch']}, CPU. Versions: {versions}. Machine: {s['machine']}.\n"]
     for env, frame in medians.groupby("env", sort=False):
-        text += [f"#### {env}\n", frame_table(frame.droplevel("env")[list(columns)], formats, "algo")]
-    pairs = (("npg/trpo", "policy_ms", "npg", "trpo"), ("reinforce/a2c", "total", "reinforce", "a2c"))
-    ratios = {name: (per_rep[column].xs(a, level="algo") / per_rep[column].xs(b, level="algo")).groupby("env", sort=False)
-              .median() for name, column, a, b in pairs}  # fmt: skip
-    checks = {f"{a.upper()} update <= {limit:.0%} of its rollout": (medians["share"].xs(a, level="algo"), limit, "{:.1%}")
-              for a, limit in (("reinforce", 0.02), ("vpg", 0.15), ("npg", 0.15))}  # fmt: skip
-    checks["NPG policy step <= 0.6 x TRPO's (both defaults)"] = (ratios["npg/trpo"], 0.6, "{:.3f}")
-    checks["REINFORCE total <= A2C total"] = (ratios["reinforce/a2c"], 1.0, "{:.3f}")
-    rows = [
-        [name, *map(f.format, values), "yes" if (values <= limit).all() else "no"]
-        for name, (values, limit, f) in checks.items()
-    ]
-    return {
-        "speed-targets": table(" | ".join(["target", *medians.index.unique("env"), "met?"]), rows),
-        "speed-results": "\n".join(text),
-    }
+        text += [f"#### {env}\n", frame_table(frame.droplevel("env")[list(formats)], formats, "algo")]
+    rows = []
+    for algo, limit in (("reinforce", 0.02), ("vpg", 0.15), ("npg", 0.15)):
+        share = medians["update / rollout"].xs(algo, level="algo")
+        met = "yes" if (share <= limit).all() else "no"
+        rows.append([f"{algo.upper()} update <= {limit:.0%} of its rollout", *map("{:.1%}".format, share), met])
+    for name, column, algo, other, limit in (
+        ("NPG policy step <= 0.6 x TRPO's (both defaults)", "policy ms / update", "npg", "trpo", 0.6),
+        ("REINFORCE total <= A2C total", "total s/100k", "reinforce", "a2c", 1.0),
+        ("KLPPO update <= 1.1 x PPO's", "update s/100k", "klppo", "ppo", 1.1),
+    ):  # the median over the repetitions of the ratio within one
+        ratio = per_rep[column].xs(algo, level="algo") / per_rep[column].xs(other, level="algo")
+        ratio = ratio.groupby("env", sort=False).median()
+        rows.append([name, *map("{:.3f}".format, ratio), "yes" if (ratio <= limit).all() else "no"])
+    return (" | ".join(["target", *medians.index.unique("env"), "met?"]), rows), "\n".join(text)
 
 
-def memory_blocks() -> dict[str, str]:
+def memory_table() -> str:
     """:return: the table of ``docs/memory.md``: resident memory early in the run and at its end, from the raw samples"""
     rows = []
     for path in sorted((DOCS / "memory").glob("*_*.csv")):
         rss = pd.read_csv(path)["rss_mib"]
         early, final = rss.iloc[max(0, len(rss) // 10 - 1)], rss.iloc[-1]
         rows.append([*path.stem.split("_", 1), str(len(rss)), f"{early:.1f}", f"{final:.1f}", f"{final - early:+.1f}"])
-    return {"memory": table("algorithm | environment | rollouts | RSS after 10% of the run (MiB) | RSS at the end (MiB)"
-                            " | growth over the last 90% (MiB)", rows)}  # fmt: skip
+    header = "algorithm | environment | rollouts | RSS after 10% of the run (MiB) | RSS at the end (MiB)"
+    return table(f"{header} | growth over the last 90% (MiB)", rows)
 
 
-def gradient_blocks() -> dict[str, str]:
+def gradient_table() -> str:
     """:return: the measures of ``docs/gradients.md``, from ``gradients.csv``"""
     raw = pd.read_csv(DOCS / "gradients" / "cartpole-untrained" / "gradients.csv")
     names = ["variance", "relative_variance", "snr", "cos_pairwise", "cos_ref", "cos_true", "nat_cos_pairwise", "nat_cos_ref"]
     frame = raw.set_index(raw["weighting"] + " | " + raw["batch_size"].astype(str))[["mean_steps", *names]]
-    columns = ["steps", "variance", "rel. var.", "SNR", "cos pairs", "cos ref", "cos true", "nat cos pairs", "nat cos ref"]
-    return {"gradients": frame_table(frame, {"steps": "{:.0f}"} | dict.fromkeys(columns[1:], "{:.3g}"), "weighting | B")}
+    columns = ["variance", "rel. var.", "SNR", "cos pairs", "cos ref", "cos true", "nat cos pairs", "nat cos ref"]
+    return frame_table(frame, {"steps": "{:.0f}"} | dict.fromkeys(columns, "{:.3g}"), "weighting | B")
 
 
-def readme_blocks(bench: Comparison) -> dict[str, str]:
+def score(trial: FrozenTrial) -> float:
+    """:return: the trial's value, or for a pruned or failed trial its last reported evaluation (NaN if none)"""
+    if trial.value is not None:
+        return trial.value
+    steps = trial.intermediate_values
+    return steps[max(steps)] if steps else math.nan
+
+
+def fmt(value: float) -> str:
+    """:return: a return with one decimal, or in scientific notation when it is that close to zero"""
+    return f"{value:.1e}" if 0 < abs(value) < 0.05 else f"{value:.1f}"
+
+
+def spread(values: pd.Series) -> str:
+    """:return: mean ± sample standard deviation (ddof 1, as ``summary.csv``), the value alone for one run"""
+    return f"{values.mean():.1f}" if len(values) == 1 else f"{values.mean():.1f} ± {values.std():.1f}"
+
+
+def study_block(log: Path) -> str:
+    """:return: the trials of the study in the journal ``log`` by state, and the best, the enqueued and the re-checked"""
+    trials = optuna.load_study(study_name=log.stem, storage=JournalStorage(JournalFileBackend(str(log)))).trials
+    folders = (TUNING / "recheck" / log.stem).glob("trial_*")
+    rechecked = {int(path.name[6:]) for path in folders if path.name[6:].isdigit()}
+    enqueued = {trial.number for trial in trials if trial.system_attrs.get("fixed_params") is not None}
+    complete = sorted((trial for trial in trials if trial.state == TrialState.COMPLETE), key=lambda trial: -trial.value)
+    shown = [trial for trial in trials if trial.number in rechecked | enqueued | {best.number for best in complete[:TOP]}]
+    rows = []
+    for trial in sorted(shown, key=lambda trial: math.inf if math.isnan(score(trial)) else -score(trial)):
+        start, end = trial.datetime_start, trial.datetime_complete
+        minutes = "" if start is None or end is None else f"{(end - start).total_seconds() / 60:.0f}"
+        cells = [str(trial.number), trial.state.name.lower(), str(len(trial.intermediate_values)), fmt(score(trial)), minutes]
+        rows.append(cells + ["yes" if trial.number in numbers else "" for numbers in (enqueued, rechecked)])
+    states = Counter(trial.state.name.lower() for trial in trials)
+    counts = f"{len(trials)} trials: {states['complete']} complete, {states['pruned']} pruned"
+    counts += f", {states['fail']} failed (cut off, marked FAIL)"
+    if states["running"]:
+        counts += f", {states['running']} still marked RUNNING"
+    text = f"{counts}; the complete ones ended between {fmt(complete[-1].value)} and {fmt(complete[0].value)}. The {TOP}"
+    header = "trial | state | evaluations | last evaluation | minutes | enqueued | re-checked"
+    return f"{text} best complete trials, and every trial enqueued by hand or re-checked:\n\n" + table(header, rows)
+
+
+def recheck_block(folder: Path) -> str:
+    """:return: a row per candidate of ``folder``: its final return per seed, and the mean over the first seeds (and all)"""
+    names = [path.parent.name for path in folder.glob("*/runs.csv")]
+    names.sort(key=lambda name: [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)])  # 5 < 10
+    rows = []
+    for name in names:
+        runs = pd.read_csv(folder / name / "runs.csv").sort_values("seed")
+        first, seeds = runs.head(FIRST), list(runs["seed"])
+        steps = first["steps_to_threshold"].dropna()
+        consecutive = len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1))
+        reached = f"{len(steps)} of {len(first)}" + (f" (median {steps.median() / 1000:g}k steps)" if len(steps) else "")
+        row = {
+            "candidate": f"`{name}`",
+            "seeds": f"{seeds[0]}-{seeds[-1]}" if consecutive else ", ".join(map(str, seeds)),
+            "final return, by seed": ", ".join(f"{value:.1f}" for value in runs["final_return"]),
+            "final return, first 3 seeds": spread(first["final_return"]),
+            "final return, all seeds": spread(runs["final_return"]) if len(runs) > FIRST else "",
+            "best evaluation, first 3 seeds (mean)": f"{first['best_return'].mean():.1f}",
+            "reached the threshold, first 3 seeds": reached if runs["reward_threshold"].notna().any() else "",
+            "minutes a run, first 3 seeds (mean)": f"{first['wall_time_s'].mean() / 60:.1f}",
+        }
+        rows.append(row)
+    header = [column for column in rows[0] if any(row[column] for row in rows)]  # no column left empty
+    return table(" | ".join(header), [[row[column] for column in header] for row in rows])
+
+
+def tuning_pages() -> dict[str, dict[str, str]]:
+    """:return: per page ``docs/tuning/<algo>.md``, ``<env>-study`` per study journal, ``<env>-recheck`` per re-check"""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    pages = {}
+    for algo in ("reinforce", "vpg", "npg"):
+        blocks = {f"{log.stem.removeprefix(algo + '-')}-study": study_block(log) for log in TUNING.glob(f"{algo}-*.log")}
+        for folder in (TUNING / "recheck").glob(f"{algo}-*"):
+            blocks[f"{folder.name.removeprefix(algo + '-')}-recheck"] = recheck_block(folder)
+        pages[f"docs/tuning/{algo}.md"] = blocks
+    return pages
+
+
+def readme_blocks(bench: Comparison, goals: dict[str, Rows], speed: Rows) -> dict[str, str]:
     """:return: the README's summary: each target's verdicts, counted over the rows of its table, linked to its page"""
-    names = ["NPG matches or beats TRPO", "VPG beats the zoo's A2C result", "REINFORCE holds 475 on every CartPole-v1 seed",
-             "NPG, REINFORCE above Tianshou"]  # fmt: skip
-    found = {f"[{name}](docs/benchmark.md#against-the-targets)": [line.split(" | ")[-1][:-2] for line in text.splitlines()[2:]]
-             for name, text in zip(names, targets(bench).values(), strict=True)}  # fmt: skip
+    names = ["NPG matches or beats TRPO", "VPG beats the zoo's A2C result", "REINFORCE holds 475 on every CartPole-v1 seed"]
+    names.append("NPG, REINFORCE above Tianshou")
+    link = "docs/benchmark.md#against-the-targets"
+    found = {f"[{name}]({link})": [row[-1] for row in rows] for name, rows in zip(names, goals.values(), strict=True)}
     klppo = [VERDICT[bench.versus(env, "klppo", "ppo")] for env in bench.envs if bench.row(env, "klppo") is not None]
     found["[KLPPO against PPO-clip](docs/benchmark.md#klppo-against-ppo-clip-and-trpo)"] = klppo
-    speed = speed_blocks()["speed-targets"].splitlines()[2:]
-    found["[speed targets](docs/speed.md)"] = ["met" if line.endswith("yes |") else "not met" for line in speed]
-    rows = [
-        [name, ", ".join(f"{v.count(k)} {k}" for k in VERDICT.values() if k in v) + f" (of {len(v)})"]
-        for name, v in found.items()
-    ]
+    found["[speed targets](docs/speed.md)"] = ["met" if row[-1] == "yes" else "not met" for row in speed]
+    rows = []
+    for name, verdicts in found.items():
+        counts = ", ".join(f"{verdicts.count(verdict)} {verdict}" for verdict in VERDICT.values() if verdict in verdicts)
+        rows.append([name, f"{counts} (of {len(verdicts)})"])
     failed = sum(r["failed"] for r in json.loads((DOCS / "conformance.json").read_text())["results"].values())
     rows.append(["[SB3's own tests, each algorithm in A2C's place](docs/conformance.md)", f"{failed} unlisted failures"])
     return {"results": table("target | verdicts, counted over the rows of its table", rows)}
 
 
-def generators() -> dict[str, Callable[[], dict[str, str]]]:
-    """:return: per page, relative to the repository, the function that renders its blocks"""
+def pages() -> dict[str, dict[str, str]]:
+    """:return: per page, relative to the repository, its blocks by name"""
     bench, dual = Comparison(DOCS / "benchmark"), Comparison(DOCS / "klppo-dual")
-    pages = {"docs/benchmark.md": lambda: benchmark_blocks(bench, dual), "docs/speed.md": speed_blocks}
-    pages |= {"docs/hyperparameters.md": lambda: hyperparameter_blocks(bench), "docs/conformance.md": conformance_blocks}
-    pages |= {"docs/memory.md": memory_blocks, "docs/gradients.md": gradient_blocks, "README.md": lambda: readme_blocks(bench)}
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    try:
-        from tuning_pages import tuning_blocks  # beside this script
-    except ImportError:
-        return pages
-    return pages | {page: (lambda blocks=blocks: blocks) for page, blocks in tuning_blocks().items()}
+    goals, (speed_targets, speed_results) = targets(bench), speed_tables()
+    return {
+        "docs/benchmark.md": benchmark_blocks(bench, dual, goals),
+        "docs/hyperparameters.md": {"hyperparameters": hyperparameter_table(bench)},
+        "docs/conformance.md": conformance_blocks(),
+        "docs/speed.md": {"speed-targets": table(*speed_targets), "speed-results": speed_results},
+        "docs/memory.md": {"memory": memory_table()},
+        "docs/gradients.md": {"gradients": gradient_table()},
+        "README.md": readme_blocks(bench, goals, speed_targets[1]),
+    } | tuning_pages()
 
 
 def refresh(page: str, blocks: dict[str, str]) -> tuple[str, list[str]]:
     """:return: ``page`` with its blocks rewritten, and the problems: stale blocks, blocks with no text, text with no block"""
     blocks = {name: text.rstrip("\n") + "\n" for name, text in blocks.items()}
-    found = [match["name"] for match in BLOCK.finditer(page)]
-    problems = [f"block {m['name']!r} is stale" for m in BLOCK.finditer(page) if blocks.get(m["name"], m["body"]) != m["body"]]
+    found = {match["name"]: match["body"] for match in BLOCK.finditer(page)}
+    problems = [f"block {name!r} is stale" for name, body in found.items() if blocks.get(name, body) != body]
     problems += [f"block {name!r} has no generator" for name in found if name not in blocks]
     problems += [f"no block {name!r} on the page" for name in blocks if name not in found]
     return BLOCK.sub(lambda m: m[1] + blocks.get(m["name"], m["body"]) + m[4], page), problems
@@ -338,9 +414,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if a block is stale or missing; write nothing")
     args, failed = parser.parse_args(), False
-    for name, render in generators().items():
+    for name, blocks in pages().items():
         page = (ROOT / name).read_text()
-        new, problems = refresh(page, render())
+        new, problems = refresh(page, blocks)
         print("".join(f"{name}: {problem}\n" for problem in problems), end="")
         failed |= any(args.check or "stale" not in problem for problem in problems)
         if not args.check and new != page:

@@ -1,13 +1,11 @@
 """
 The two things rl-zoo3 does not do for a study of ``benchmarks/tune.sh`` (a journal ``docs/tuning/<algo>-<env>.log``):
 
-    python benchmarks/study.py entry ALGO ENV TRIAL                # print the trial as an entry of hyperparams/ALGO.yml
-    python benchmarks/study.py fail-running JOURNAL STUDY_NAME     # the trials killed workers left RUNNING: FAIL
+    python benchmarks/study.py entry ALGO ENV TRIAL             # the trial as rl-zoo3's --trial-id loads it, as an entry
+    python benchmarks/study.py fail-running JOURNAL STUDY_NAME  # the trials killed workers left RUNNING: FAIL
 
-``entry``: the file's entry for the env, updated with the trial's hyperparameters as rl-zoo3's ``--trial-id`` loads
-them (the sampler's converter), in the zoo's format. ``fail-running``: Optuna's journal has no heartbeat, and
-rl-zoo3's ``--max-total-trials`` counts RUNNING trials, so a resumed study would stop short; run it when no worker
-of the study is running (it cannot tell a stopped worker's trial from a live one's).
+Run ``fail-running`` when no worker of the study is running: Optuna's journal has no heartbeat, and rl-zoo3's
+``--max-total-trials`` counts RUNNING trials, so a resumed study would stop short.
 """
 
 import argparse
@@ -41,19 +39,13 @@ def fail_running_trials(journal: Path, study_name: str) -> list[int]:
     return running
 
 
-def zoo_value(key: str, value: Any) -> Any:
-    """:return: ``value`` as the zoo's yml files write it (``policy_kwargs`` as a string, floats rounded)"""
-    if key == "policy_kwargs":
-        parts = []
-        for name, item in value.items():
-            if name == "activation_fn":
-                parts.append(f"activation_fn=nn.{item.__name__}")
-            elif isinstance(item, dict):
-                parts.append(f"{name}=dict({', '.join(f'{k}={v!r}' for k, v in item.items())})")
-            else:
-                parts.append(f"{name}={zoo_value(name, item)!r}")
-        return f"dict({', '.join(parts)})"
-    return float(f"{value:.6g}") if isinstance(value, float) else value
+def zoo_text(value: Any) -> str:
+    """:return: ``value`` as the zoo's yml files write a ``policy_kwargs``: ``dict(...)``, ``nn.Tanh``, 6 digits"""
+    if isinstance(value, dict):
+        return f"dict({', '.join(f'{key}={zoo_text(item)}' for key, item in value.items())})"
+    if isinstance(value, type):
+        return f"nn.{value.__name__}"
+    return repr(float(f"{value:.6g}") if isinstance(value, float) else value)
 
 
 def trial_entry(algo: str, env: str, number: int) -> str:
@@ -66,7 +58,10 @@ def trial_entry(algo: str, env: str, number: int) -> str:
     trial = optuna.load_study(study_name=name, storage=storage(ROOT / "docs" / "tuning" / f"{name}.log")).trials[number]
     zoo.register()
     entry = yaml.safe_load((ROOT / "hyperparams" / f"{algo}.yml").read_text())[env]
-    entry.update({key: zoo_value(key, value) for key, value in HYPERPARAMS_CONVERTER[algo](trial.params).items()})
+    params = HYPERPARAMS_CONVERTER[algo](trial.params)
+    entry |= {key: float(f"{value:.6g}") if isinstance(value, float) else value for key, value in params.items()}
+    if "policy_kwargs" in params:
+        entry["policy_kwargs"] = zoo_text(params["policy_kwargs"])
     return f"# trial {trial.number}: {trial.state.name}, value {trial.value}\n" + yaml.safe_dump({env: entry}, sort_keys=False)
 
 

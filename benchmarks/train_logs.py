@@ -1,9 +1,7 @@
 """
-Per-update training statistics of a comparison's runs, from SB3's CSV log of each run (``progress.csv`` in each of the
-run's zoo folders, ``<run>/<algo>/<env>_<id>/``, one per segment, or in the env's ``zoo_runs.tar.xz`` once all its runs
-have finished): the KL after NPG's and TRPO's steps, TRPO's line search and the policy's
-standard deviation, one row per update that logs one of them, into ``<folder>/updates.csv``. A finished run without
-a ``progress.csv`` (trained before the runs kept one, or elsewhere) keeps its rows of the existing ``updates.csv``:
+Per-update training statistics of a comparison's finished runs, into ``<folder>/updates.csv``: the KL after NPG's and
+TRPO's steps, TRPO's line search and the policy's std, read from SB3's ``progress.csv`` of each of the run's segments
+(in the run folder, or in the env's ``zoo_runs.tar.xz``). A run without one keeps its rows of the existing file:
 
     python benchmarks/train_logs.py [-f docs/benchmark]
 """
@@ -45,12 +43,8 @@ def read_progress(log: bytes) -> pd.DataFrame:
 
 
 def collect(folder: Path) -> tuple[pd.DataFrame, dict[str, int]]:
-    """
-    :param folder: a comparison folder
-    :return: the rows of ``updates.csv`` for the folder's finished runs of REINFORCE, VPG, NPG and TRPO, read from each
-        run's ``progress.csv`` or kept from the folder's ``updates.csv``; and how many runs took each way (``missing``:
-        neither, as for discrete-action REINFORCE and VPG, which log no KL or std)
-    """
+    """:return: the rows of ``updates.csv`` for the comparison ``folder``'s finished runs of REINFORCE, VPG, NPG and
+    TRPO, and how many were read, kept, or missing (neither: discrete-action REINFORCE and VPG log no KL or std)"""
     path, frames, counts = folder / "updates.csv", [], {"read": 0, "kept": 0, "missing": 0}
     previous = pd.read_csv(path, dtype=str) if path.is_file() else pd.DataFrame(columns=COLUMNS)
     for spec_file in sorted(folder.glob("*/*/seed_*/spec.json")):
@@ -64,7 +58,8 @@ def collect(folder: Path) -> tuple[pd.DataFrame, dict[str, int]]:
         else:
             rows = previous[(previous["env"] == env) & (previous["algo"] == algo) & (previous["seed"] == seed)]
             way = "kept" if len(rows) else "missing"
-        frames, counts[way] = [*frames, rows[COLUMNS]], counts[way] + 1
+        frames.append(rows[COLUMNS])
+        counts[way] += 1
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS), counts
 
 

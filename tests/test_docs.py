@@ -23,7 +23,7 @@ def test_every_generated_block_is_current():
 def test_a_figure_typed_into_a_block_is_found_and_overwritten():
     docs = load_script("docs")
     page = (ROOT / "docs" / "benchmark.md").read_text()
-    blocks = docs.benchmark_blocks(docs.Comparison(ROOT / "docs" / "benchmark"), docs.Comparison(ROOT / "docs" / "klppo-dual"))
+    blocks = docs.pages()["docs/benchmark.md"]
     edited = page.replace("| npg | 5/5 |", "| npg | 4/5 |", 1)
     new, problems = docs.refresh(edited, blocks)
     assert edited != page and new == page and problems == ["block 'table-CartPole-v1' is stale"]
