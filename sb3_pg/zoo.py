@@ -2,7 +2,8 @@
 Make sb3_pg's algorithms first-class RL Zoo algorithms.
 
 :func:`register` adds ``reinforce``, ``vpg``, ``npg`` and ``klppo`` to rl-zoo3's algorithm table and to its Optuna samplers
-(``HYPERPARAMS_SAMPLER``, and ``HYPERPARAMS_CONVERTER`` for ``--trial-id``, which it makes load trial 0 too);
+(``HYPERPARAMS_SAMPLER``, and ``HYPERPARAMS_CONVERTER`` for ``--trial-id``, which it makes load trial 0 too), and
+``ppo_cleanrl``, SB3's PPO read from this package's ``ppo_cleanrl.yml`` (CleanRL's MuJoCo settings), to the table;
 :func:`hyperparams_file` gives the hyperparameter file an algorithm trains with, and :func:`zoo_argv` the command
 line that rl-zoo3's ``train.py`` must see for it (``python -m sb3_pg.train`` uses both).
 
@@ -21,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stable_baselines3 import PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from torch import nn
 
@@ -30,6 +32,9 @@ if TYPE_CHECKING:
     import optuna
 
 NEW_ALGOS: dict[str, type[BaseAlgorithm]] = {"reinforce": REINFORCE, "vpg": VPG, "npg": NPG, "klppo": KLPPO}
+# Zoo names of SB3's own algorithms trained with a file of this package: the zoo keys a file's entries by environment,
+# so a second set of settings for one algorithm needs a second name. ppo_cleanrl: CleanRL's MuJoCo PPO settings.
+FILE_ALGOS: dict[str, type[BaseAlgorithm]] = {**NEW_ALGOS, "ppo_cleanrl": PPO}
 
 # The names REINFORCE's sampler chooses from, as in rl-zoo3's convert_onpolicy_params (which VPG's and NPG's use)
 NET_ARCH = {"tiny": [64], "small": [64, 64], "medium": [256, 256]}
@@ -52,10 +57,10 @@ def _hyperparams_dir() -> Path:
 def hyperparams_file(algo: str) -> str:
     """
     :param algo: a zoo algorithm name (``ppo``, ``trpo``, ``npg``, ...)
-    :return: the path of the hyperparameter file it trains with: this package's for the new algorithms,
-        rl-zoo3's own for the others
+    :return: the path of the hyperparameter file it trains with: this package's for the new algorithms and
+        ``ppo_cleanrl``, rl-zoo3's own for the others
     """
-    if algo in NEW_ALGOS:
+    if algo in FILE_ALGOS:
         return str(_hyperparams_dir() / f"{algo}.yml")
     import rl_zoo3
 
@@ -79,7 +84,7 @@ def zoo_argv(argv: Sequence[str]) -> list[str]:
         args, _ = parser.parse_known_args(argv)
     except argparse.ArgumentError:
         return list(argv)  # the zoo's parser reports the error, with its own usage
-    if args.algo in NEW_ALGOS and args.conf_file is None:
+    if args.algo in FILE_ALGOS and args.conf_file is None:
         return ["--conf-file", hyperparams_file(args.algo), *argv]
     return list(argv)
 
@@ -363,13 +368,13 @@ def _load_trial_zero() -> None:
 
 def register() -> None:
     """
-    Add the new algorithms to rl-zoo3's tables: algorithms, Optuna samplers and converters; and make
+    Add the new algorithms to rl-zoo3's tables: algorithms (``ppo_cleanrl`` too), Optuna samplers and converters; and make
     ``--trial-id 0`` load trial 0 (:func:`_load_trial_zero`). Idempotent.
     """
     from rl_zoo3 import hyperparams_opt
     from rl_zoo3.utils import ALGOS
 
-    ALGOS.update(NEW_ALGOS)
+    ALGOS.update(FILE_ALGOS)
     hyperparams_opt.HYPERPARAMS_SAMPLER.update(HYPERPARAMS_SAMPLER)
     hyperparams_opt.HYPERPARAMS_CONVERTER.update(HYPERPARAMS_CONVERTER)
     _load_trial_zero()

@@ -89,6 +89,28 @@ def test_every_entry_builds_a_model(tmp_path, algo):
         model.env.close()
 
 
+def test_ppo_cleanrl_is_sb3_ppo_with_cleanrl_settings(tmp_path):
+    """The second PPO of the benchmark: SB3's PPO under its own zoo name, read from this package's file, normalised,
+    its learning rate annealed linearly from 3e-4 to 0, the rest SB3's PPO defaults."""
+    from rl_zoo3.exp_manager import ExperimentManager
+    from rl_zoo3.utils import ALGOS as ZOO_ALGOS
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    zoo.register()
+    assert ZOO_ALGOS["ppo_cleanrl"] is PPO and Path(zoo.hyperparams_file("ppo_cleanrl")).parent.name == "hyperparams"
+    assert zoo.zoo_argv(["--algo", "ppo_cleanrl"])[:2] == ["--conf-file", zoo.hyperparams_file("ppo_cleanrl")]
+    config = zoo.hyperparams_file("ppo_cleanrl")
+    manager = ExperimentManager(argparse.Namespace(), "ppo_cleanrl", "Hopper-v4", str(tmp_path), eval_freq=-1, config=config)
+    model, _ = manager.setup_experiment()
+    assert isinstance(model, PPO) and isinstance(model.env, VecNormalize)
+    assert [model.lr_schedule(progress) for progress in (1.0, 0.5)] == pytest.approx([3e-4, 1.5e-4])
+    defaults = PPO("MlpPolicy", model.env)
+    for name in ("n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda", "ent_coef", "vf_coef", "max_grad_norm"):
+        assert getattr(model, name) == getattr(defaults, name), name
+    model.env.close()
+
+
 def test_zoo_argv():
     ours = zoo.hyperparams_file("npg")
     argv = ["--algo", "npg", "--env", "CartPole-v1"]

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from sb3_pg.compare.spec import LOG_FILE, find_runs
-from sb3_pg.zoo import NEW_ALGOS, hyperparams_file
+from sb3_pg.zoo import FILE_ALGOS, hyperparams_file
 
 EVAL_COLUMNS = ["env", "algo", "seed", "timesteps", "eval_mean", "eval_std", "eval_min", "eval_max", "ep_length_mean"]
 
@@ -29,7 +29,7 @@ def conf_label(algo: str, conf_file: str) -> str:
     default = hyperparams_file(algo)
     with contextlib.suppress(OSError):
         if Path(conf_file).name == Path(default).name and filecmp.cmp(conf_file, default, shallow=False):
-            return f"{'sb3_pg' if algo in NEW_ALGOS else 'rl_zoo3'}/hyperparams/{algo}.yml"
+            return f"{'sb3_pg' if algo in FILE_ALGOS else 'rl_zoo3'}/hyperparams/{algo}.yml"
     return conf_file
 
 
