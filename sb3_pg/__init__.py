@@ -5,6 +5,6 @@ from sb3_pg.npg import NPG
 from sb3_pg.reinforce import REINFORCE
 from sb3_pg.vpg import VPG
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["KLPPO", "NPG", "REINFORCE", "VPG", "__version__"]

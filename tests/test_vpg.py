@@ -26,6 +26,7 @@ def test_gradient_matches_closed_form(rewards):
         batch_size=n_envs * n_steps,
         gamma=1.0,
         gae_lambda=1.0,
+        normalize_advantage=False,  # the raw estimate, whose expectation is the closed form
         max_grad_norm=None,
         policy_kwargs=dict(net_arch=[], optimizer_class=th.optim.SGD, optimizer_kwargs=dict()),
         learning_rate=1.0,
