@@ -32,6 +32,8 @@ def small_kwargs(algo: type, n_steps: int = 32) -> dict:
 
 def load_script(name: str) -> ModuleType:
     """:return: ``benchmarks/<name>.py`` as a module (the scripts are not a package)"""
+    if str(ROOT / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "benchmarks"))  # as when run: a script's folder is first on sys.path
     spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
