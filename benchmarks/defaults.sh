@@ -2,8 +2,9 @@
 # The constructor-defaults sweep of docs/defaults.md: each candidate (benchmarks/defaults/*.yml, one default: entry)
 # trains 1e5 steps on CartPole-v1 and four environments no hyperparameter file names, one comparison folder each:
 #     SEEDS=3 bash benchmarks/defaults.sh [CANDIDATE ...]     # resumable: finished runs are skipped
+# ENVS="Reacher-v4 Swimmer-v4" trains on those only (the pinned <algo>_0.1.0 candidates fill the class rows).
 set -u
-envs=(CartPole-v1 InvertedPendulum-v4 InvertedDoublePendulum-v4 Reacher-v4 Swimmer-v4)
+read -ra envs <<<"${ENVS:-CartPole-v1 InvertedPendulum-v4 InvertedDoublePendulum-v4 Reacher-v4 Swimmer-v4}"
 [ $# -gt 0 ] && candidates=("$@") || candidates=(class vpg_512_3e-3 vpg_512_3e-3_critic80 reinforce_1000_3e-3)
 status=0
 for candidate in "${candidates[@]}"; do

@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 import gymnasium as gym
+import numpy as np
 import optuna
 import pandas as pd
 import yaml
@@ -40,6 +41,7 @@ CHOSEN = {
     "reinforce": ("reinforce_1000_3e-3", 300, None),
     "npg": ("class", None, 0.9),
 }
+PINNED = "0.1.0"  # benchmarks/defaults/<algo>_0.1.0.yml: 0.1.0's class defaults, written out once 0.2.0 changed them
 PPO_ROWS = ("ppo", "ppo_cleanrl")  # PPO-clip as the zoo ships it, and at its best public settings where those differ
 TARGETS = {  # the issue's targets: the block of each on docs/benchmark.md, the header of its table
     "target-npg": "environment | NPG final | TRPO final | NPG IQM [95% CI] | TRPO IQM [95% CI] | verdict",
@@ -279,10 +281,18 @@ def defaults_blocks() -> dict[str, str]:
     the mean over the envs but CartPole-v1 of ``(R - R_random) / (R_TRPO - R_random)``, TRPO at its class defaults),
     and the issue's aims for the candidates chosen, ``CHOSEN``"""
     folders = {path.parent.name: Comparison(path.parent) for path in sorted((DOCS / "defaults").glob("*/summary.csv"))}
-    envs, trpo, rows, found = folders["class"].envs, folders["class"], [], {}
+    pinned = {name.split("_")[0]: folders.pop(name) for name in list(folders) if name.endswith(f"_{PINNED}")}
+    envs, trpo, rows, found, same = folders["class"].envs, folders["class"], [], {}, []
     for name, folder in folders.items():
         for algo in dict.fromkeys(folder.summary["algo"]):
             finals = {env: folder.seeds(env, algo, "final_return") for env in envs}
+            for env in envs if name == "class" and algo in pinned else []:
+                again = pinned[algo].seeds(env, algo, "final_return")
+                if len(again) > len(finals[env]):  # trained only from the pinned file
+                    finals[env] = again
+                elif len(again):  # trained both ways: the pinned file must train what the class did
+                    agree = "the same" if np.array_equal(again, finals[env]) else "DIFFERENT"
+                    same.append([algo, env, ", ".join(map(num, finals[env])), ", ".join(map(num, again)), agree])
             others = [env for env in envs if env != "CartPole-v1" and len(finals[env]) and trpo.row(env, "trpo") is not None]
             scores = [
                 (finals[env].mean() - random_return(env)) / (trpo.row(env, "trpo")["final_return_mean"] - random_return(env))
@@ -309,6 +319,7 @@ def defaults_blocks() -> dict[str, str]:
     return {
         "defaults": table(" | ".join(["algorithm", "candidate", *envs, "score against TRPO"]), rows),
         "aims": table(header, aims),
+        "pinned": table(f"algorithm | environment | class | <algo>_{PINNED}.yml | finals", same),
     }
 
 
