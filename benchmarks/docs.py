@@ -24,6 +24,7 @@ import yaml
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
+from scipy.stats import mannwhitneyu
 from train_logs import progress_logs
 
 from sb3_pg.compare.report import format_table, markdown_table
@@ -415,13 +416,91 @@ def memory_table() -> str:
     return table(f"{header} | growth over the last 90% (MiB)", rows)
 
 
-def gradient_table() -> str:
-    """:return: the measures of ``docs/gradients.md``, from ``gradients.csv``"""
-    raw = pd.read_csv(DOCS / "gradients" / "cartpole-untrained" / "gradients.csv")
-    names = ["variance", "relative_variance", "snr", "cos_pairwise", "cos_ref", "cos_true", "nat_cos_pairwise", "nat_cos_ref"]
-    frame = raw.set_index(raw["weighting"] + " | " + raw["batch_size"].astype(str))[["mean_steps", *names]]
-    columns = ["variance", "rel. var.", "SNR", "cos pairs", "cos ref", "cos true", "nat cos pairs", "nat cos ref"]
-    return frame_table(frame, {"steps": "{:.0f}"} | dict.fromkeys(columns, "{:.3g}"), "weighting | B")
+def first_batch(sizes: pd.Series, cosines: pd.Series, level: float) -> str:
+    """:return: the smallest measured ``B`` whose mean cosine reaches ``level``, or ``> B_max`` where none does"""
+    reached = sizes[cosines.to_numpy() >= level]
+    if not len(reached):
+        return f"> {sizes.max():,}"
+    return f"<= {reached.min():,}" if reached.min() == sizes.min() else f"{reached.min():,}"
+
+
+def gradient_blocks() -> dict[str, str]:
+    """:return: per measured policy (``docs/gradients/<name>/gradients.csv``), one row per weighting: its variance
+    as a fraction of ``R(tau)``'s (per step, ``variance * steps`` averaged over the batch sizes, as the variance falls
+    as ``1/B``), its mean cosine to its own reference at ``B = 2048`` and at the largest ``B``, and the first ``B``
+    at which that cosine reaches 0.5 and 0.9 (``<= B_min`` if the smallest
+    does); then the same for the natural direction ``F^-1 g``"""
+    blocks = {}
+    for path in sorted((DOCS / "gradients").glob("*/gradients.csv")):
+        raw, rows = pd.read_csv(path), []
+        per_step = {
+            prefix: (raw[f"{prefix}variance"] * raw["mean_steps"]).groupby(raw["weighting"], sort=False).mean()
+            for prefix in ("", "nat_")
+        }
+        for weighting, runs in raw.groupby("weighting", sort=False):
+            sizes, cells = runs["batch_size"], [weighting]
+            for prefix in ("", "nat_"):
+                cosine = runs[f"{prefix}cos_ref"]
+                at = dict(zip(sizes, cosine, strict=True))
+                cells += [
+                    f"{per_step[prefix][weighting] / per_step[prefix]['R(tau)']:.3g}",
+                    f"{at[2048]:.2f}" if 2048 in at else "-",
+                    f"{at[sizes.max()]:.2f}",
+                    first_batch(sizes, cosine, 0.5),
+                    first_batch(sizes, cosine, 0.9),
+                ]
+            rows.append(cells)
+        b_max = f"{raw['batch_size'].max():,}"
+        measures = ["variance / R(tau)'s", "cos ref at 2,048", f"cos ref at {b_max}", "B to cos 0.5", "B to cos 0.9"]
+        header = " | ".join(["weighting", *measures, *(f"natural: {m}" for m in measures)])
+        blocks[f"gradients-{path.parent.name}"] = table(header, rows)
+    return blocks | {"gradients-settings": gradient_settings(), "timefeature": timefeature_table()}
+
+
+def timefeature_table() -> str:
+    """:return: REINFORCE's CartPole-v1 entry of 0.2.0 trained as it was, with the remaining time in the observation, and
+    with its learning rate annealed (``docs/timefeature/<arm>/``): each seed's final evaluation, how many end at 475
+    or more, the IQM, the evaluations after a seed first reached 475 that fell below it, and a one-sided Mann-Whitney
+    test that each seed's share of those is smaller than with the entry as it was"""
+    rows, shares = [], {}
+    arms = {"plain": "as it was (`3e-3`)", "wrapper": "with `TimeFeatureWrapper`", "linear": "`lin_3e-3`"}
+    for arm, said in arms.items():
+        runs = Comparison(DOCS / "timefeature" / arm)
+        finals = runs.seeds("CartPole-v1", "reinforce", "final_return")
+        after = [
+            seed[seed["timesteps"] > seed.loc[seed["eval_mean"] >= 475, "timesteps"].min()]["eval_mean"]
+            for _, seed in runs.evaluations.groupby("seed")
+        ]
+        shares[arm] = [float((evals < 475).mean()) for evals in after]
+        fell = f"{sum(int((evals < 475).sum()) for evals in after)}/{sum(len(evals) for evals in after)}"
+        test = "-" if arm == "plain" else f"{mannwhitneyu(shares['plain'], shares[arm], alternative='greater').pvalue:.3f}"
+        cells = [f"{(finals >= 475).sum()}/{len(finals)}", runs.iqm("CartPole-v1", "reinforce"), fell, test]
+        rows.append([said, ", ".join(map(num, finals)), *cells])
+    header = "REINFORCE CartPole-v1 entry | final evaluation, seeds 0, 1, ... | seeds at 475 or more | IQM [95% CI]"
+    return table(f"{header} | evaluations below 475 once 475 was reached | p, fewer than as it was", rows)
+
+
+def gradient_settings() -> str:
+    """:return: per measurement of ``docs/gradients.md``: the policy, the return it scores (the last evaluation of its
+    zoo run, 10 deterministic episodes), ``K``, the batch sizes, the pools, and the wall time of the measurement"""
+    rows = []
+    for path in sorted((DOCS / "gradients").glob("*/gradients.csv")):
+        raw = pd.read_csv(path)
+        first, sizes = raw.iloc[0], raw["batch_size"].unique()
+        policy = Path(first["policy"])
+        if (evaluations := ROOT / policy.parent / "evaluations.npz").is_file():
+            with np.load(evaluations) as saved:
+                steps, score = saved["timesteps"][-1], saved["results"][-1].mean()
+            described = f"{first['algo']} zoo entry, {steps:,} steps: {num(score)}"
+        else:
+            described = f"untrained {first['algo']} `MlpPolicy`, seed 0"
+        ran = (path.parent / "command.txt").read_text() if (path.parent / "command.txt").is_file() else ""
+        wall = re.search(r"wall time: (\d+) s", ran)
+        cells = [f"{first['n_batches']:,}", f"{sizes.min():,} ... {sizes.max():,}", f"{first['reference_steps']:,}"]
+        cells += [f"{first['critic_steps']:,}", f"{first['pool_steps']:,}", f"{int(wall[1]) / 60:.0f} min" if wall else "-"]
+        rows.append([path.parent.name, first["env"], described, *cells])
+    header = "measurement | environment | policy (return) | K | B | reference steps | V fit steps | batch pool steps"
+    return table(f"{header} | wall time", rows)
 
 
 def score(trial: FrozenTrial) -> float:
@@ -537,7 +616,7 @@ def pages() -> dict[str, dict[str, str]]:
         "docs/conformance.md": conformance_blocks(),
         "docs/speed.md": {"speed-targets": table(*speed_targets), "speed-results": speed_results},
         "docs/memory.md": {"memory": memory_table()},
-        "docs/gradients.md": {"gradients": gradient_table()},
+        "docs/gradients.md": gradient_blocks(),
         "docs/defaults.md": defaults_blocks(),
         "README.md": readme_blocks(bench, goals, speed_targets[1]),
     } | tuning_pages()
