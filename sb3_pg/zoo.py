@@ -43,15 +43,16 @@ ACTIVATION_FN: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 def _hyperparams_dir() -> Path:
     """
-    :return: the folder of this package's hyperparameter files: ``sb3_pg.hyperparams`` once installed (the
-        repository's top-level ``hyperparams/`` installs under that name), or that top-level folder itself when
-        ``sb3_pg`` is imported from a checkout (``python -m sb3_pg...`` run from the repository's root puts the
-        checkout first on ``sys.path``, ahead of the installed package, and the checkout has no ``sb3_pg/hyperparams``)
+    :return: the folder of the hyperparameter files of the ``sb3_pg`` that is imported (``sb3_pg.__file__``): the
+        ``hyperparams/`` inside the package where it has one (an installed package: the repository's top-level
+        ``hyperparams/`` installs as ``sb3_pg/hyperparams``), else the ``hyperparams/`` beside the package (a checkout:
+        an editable install, or ``python -m sb3_pg...`` run from a checkout's root, which imports that checkout's
+        ``sb3_pg`` first). The files follow the code: another checkout's files, or an installed package's, are never
+        used instead, wherever the package was installed from.
     """
-    try:
-        return Path(str(resources.files("sb3_pg.hyperparams")))  # a folder: the package is not installed zipped
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "hyperparams"
+    package = Path(__file__).resolve().parent
+    inside = package / "hyperparams"
+    return inside if inside.is_dir() else package.parent / "hyperparams"
 
 
 def hyperparams_file(algo: str) -> str:

@@ -123,8 +123,9 @@ def test_report_and_plot(comparison):
     summary = pd.read_csv(out / "summary.csv")
     assert f"## {ENV}" in report and "steps to 475 (median)" in report
     for row in summary.itertuples():
-        cells = (
-            f"| {row.algo} | {SEEDS}/{SEEDS} | {row.final_return_mean:,.1f} ± {row.final_return_std:,.1f} | {row.iqm:,.1f} ["
+        cells = (  # two seeds: their mean and range, no bootstrap interval
+            f"| {row.algo} | {SEEDS}/{SEEDS} | {row.final_return_mean:,.1f} ± {row.final_return_std:,.1f} | {row.iqm:,.1f} "
+            f"(range {row.iqm_ci_low:,.1f} to {row.iqm_ci_high:,.1f}) |"
         )
         assert cells in report
         assert cells in output  # the tables are printed in the terminal
@@ -341,3 +342,78 @@ def test_interval_estimates_are_seeded_and_per_algorithm():
         np.testing.assert_array_equal(again[algo], first[algo])
     np.testing.assert_array_equal(alone["trpo"], first["trpo"])
     assert all(first[algo][0, 0] < first[algo][1, 0] for algo in scores)
+
+
+def test_unknown_environment_or_algorithm_is_refused_before_anything_starts(tmp_path, capsys):
+    out = tmp_path / "runs"
+    start = time.monotonic()
+    assert main(["--env", "CartPol-v1", ENV, "--algo", "klpo", "ppo", "-n", "1000", "-f", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert "unknown environment 'CartPol-v1' (--env)" in error and "Did you mean: `CartPole`?" in error
+    assert "unknown algorithm 'klpo' (--algo): valid names are" in error and "klppo, npg" in error
+    assert "yml" not in error  # not a missing hyperparameter file
+    assert not out.exists() and time.monotonic() - start < 10  # no run started, no folder written
+    # Without -n too: the id is checked before its budget is looked up in the zoo's files
+    assert main(["--env", "CartPol-v1", "--algo", "ppo", "-f", str(out)]) == 2
+    assert "Did you mean: `CartPole`?" in capsys.readouterr().err and not out.exists()
+    with pytest.raises(ValueError, match="--gym-packages no_such_module"):
+        make_grid([ENV], ["ppo"], 1, out, n_timesteps=1000, gym_packages=("no_such_module",))
+
+
+def test_fewer_than_four_seeds_give_their_range_not_an_interval():
+    from sb3_pg.compare.report import format_table, summarize
+
+    finals = {"ppo": [98.2, 108.9], "npg": [10.0, 30.0, 20.0], "vpg": [1.0, 2.0, 3.0, 4.0, 5.0]}
+    runs = pd.DataFrame(
+        [
+            {"env": ENV, "algo": algo, "seed": seed, "status": "finished", "n_timesteps": 1000, "final_return": value}
+            | {"reward_threshold": 475.0, "steps_to_threshold": np.nan, "wall_time_s": 1.0, "steps_per_s": 1000.0}
+            for algo, values in finals.items()
+            for seed, value in enumerate(values)
+        ]
+    )
+    summary = summarize(runs, list(finals), reps=1000)
+    cells = dict(zip(summary["algo"], format_table(summary)["IQM [95% CI]"], strict=True))
+    assert cells["ppo"] == "103.6 (range 98.2 to 108.9)"  # the mean of the two seeds, and their range
+    assert cells["npg"] == "20.0 (range 10.0 to 30.0)"
+    assert cells["vpg"].startswith("3.0 [") and "range" not in cells["vpg"]  # five seeds: the bootstrap interval
+    row = summary.set_index("algo").loc["npg"]
+    assert (row["iqm"], row["iqm_ci_low"], row["iqm_ci_high"]) == (20.0, 10.0, 30.0)
+
+
+def test_published_benchmark_rebuilds_byte_identical_on_another_machine(tmp_path, capsys):
+    """The committed runs of one environment, with the hyperparameter files recorded where another machine had them: the
+    report, runs.csv and the figure rebuild to the committed bytes; the reproduce command of docs/benchmark.md, whose runs
+    have all finished, says so, trains nothing and changes nothing."""
+    published = Path(__file__).resolve().parent.parent / "docs" / "benchmark"
+    copy = tmp_path / "benchmark"
+    for spec_file in (published / ENV).glob("*/seed_*/spec.json"):
+        data = json.loads(spec_file.read_text())
+        # Trained elsewhere: the files it recorded are not on this machine
+        data["conf_file"] = f"/another/machine/{Path(data['conf_file']).parent.parent.name}/hyperparams/{data['algo']}.yml"
+        run_dir = copy / spec_file.parent.relative_to(published)
+        store_files(run_dir, {"result.json": (spec_file.parent / "result.json").read_bytes()})
+        spec_module.write_json(run_dir / "spec.json", data)
+    shutil.copy(published / "comparison.json", copy)
+
+    def section(report: str) -> str:
+        return report.split(f"\n## {ENV}\n")[1].split("\n## ")[0]
+
+    def env_rows(path: Path) -> list[str]:
+        return [line for line in path.read_text().splitlines() if line.startswith(f"{ENV},")]
+
+    build_report(copy)
+    assert section((copy / "report.md").read_text()) == section((published / "report.md").read_text())
+    assert "`rl_zoo3/hyperparams/ppo.yml`" in section((copy / "report.md").read_text())
+    assert env_rows(copy / "runs.csv") == env_rows(published / "runs.csv")
+    png = f"learning_curves_{ENV}.png"
+    assert (copy / png).read_bytes() == (published / png).read_bytes()
+
+    before = {path: path.read_bytes() for path in sorted(copy.rglob("*")) if path.is_file()}
+    algos = ["reinforce", "vpg", "npg", "klppo", "ppo", "trpo", "a2c"]
+    argv = ["--env", ENV, "--algo", *algos, "--seeds", "5", "-f", str(copy), "--save-freq", "50000", "--no-progress"]
+    assert main([*argv, "--workers", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "35 of 35 runs finished earlier: skipped: nothing to train (a new --folder trains every run again" in printed
+    assert printed.index("nothing to train") < printed.index(f"building the report of {copy}") < printed.index("| algorithm |")
+    assert {path: path.read_bytes() for path in sorted(copy.rglob("*")) if path.is_file()} == before

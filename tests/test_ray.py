@@ -104,7 +104,7 @@ def report_form(out: Path) -> list[str]:
     for line in (out / "report.md").read_text().splitlines():
         if line.startswith("| ") and "---" not in line:
             line = "|".join(line.split("|")[:-3])  # the table without its wall-clock and steps/s columns
-        lines.append(re.sub(r" The last invocation ran .* so runs shared cores\.", "", line))
+        lines.append(re.sub(r" The last invocation that trained ran .* so runs shared cores\.", "", line))
     return lines
 
 

@@ -386,3 +386,25 @@ def test_hyperparameter_files_are_found_from_the_checkout():
     package, path = out.split()
     assert Path(package).resolve() == ROOT / "sb3_pg" / "__init__.py", "the checkout's sb3_pg was not the one imported"
     assert Path(path).is_file() and Path(path).read_text() == (ROOT / "hyperparams" / "npg.yml").read_text()
+
+
+@pytest.mark.parametrize("layout", ["checkout", "installed"])
+def test_hyperparameter_files_follow_the_imported_package(tmp_path, layout):
+    """The files are those of the ``sb3_pg`` that is imported, whatever checkout the package was installed (editable)
+    from: a second checkout run from its root reads its own ``hyperparams/``; an installed package, its own."""
+    import shutil
+
+    if layout == "checkout":  # another checkout: sb3_pg/ and hyperparams/ side by side, run from its root
+        root = tmp_path / "other-checkout"
+        shutil.copytree(ROOT / "sb3_pg", root / "sb3_pg", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(ROOT / "hyperparams", root / "hyperparams")
+        expected, cwd, env = root / "hyperparams" / "npg.yml", root, dict(os.environ)
+    else:  # an installed package: the hyperparameter files inside it
+        root = tmp_path / "site-packages"
+        shutil.copytree(ROOT / "sb3_pg", root / "sb3_pg", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(ROOT / "hyperparams", root / "sb3_pg" / "hyperparams")
+        expected, cwd, env = root / "sb3_pg" / "hyperparams" / "npg.yml", tmp_path, {**os.environ, "PYTHONPATH": str(root)}
+    expected.write_text(expected.read_text() + "\n# this copy's file\n")
+    code = "import sb3_pg.zoo as z; print(z.hyperparams_file('npg')); print(z.zoo_argv(['--algo', 'npg'])[1])"
+    out = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == [str(expected.resolve())] * 2

@@ -44,6 +44,11 @@ def print_end(outcome: RunOutcome, progress: bool = True) -> None:
         print(f"FAILED   {outcome.spec.label}: {outcome.message}\n         log: {log}", flush=True)
 
 
+def print_building(out_dir: str | os.PathLike, reps: int) -> None:
+    """Say that the report is being built: its bootstrap intervals and learning curves take a while on a large folder."""
+    print(f"building the report of {out_dir} ({reps:,} bootstrap replications per interval, learning curves)", flush=True)
+
+
 def compare(
     envs: Sequence[str],
     algos: Sequence[str] = DEFAULT_ALGOS,
@@ -74,14 +79,15 @@ def compare(
     meta: dict[str, Any] = files.read_json(grid.out_dir / files.COMPARISON_FILE) or {}
     for key, values in (("envs", grid.envs), ("algos", grid.algos), ("notes", grid.notes)):
         meta[key] = list(dict.fromkeys([*meta.get(key, []), *values]))
-    meta.update(budgets={**meta.get("budgets", {}), **grid.budgets}, cpu_count=os.cpu_count(), ray_address=ray_address)
-    meta["workers"] = workers if ray_address is None else None
-    files.write_json(grid.out_dir / files.COMPARISON_FILE, meta)
-
+    meta["budgets"] = {**meta.get("budgets", {}), **grid.budgets}
     skipped = [run_one(spec) for spec in grid.specs if os.path.isfile(os.path.join(spec.run_dir, files.RESULT_FILE))]
     todo = [spec for spec in grid.specs if spec not in {outcome.spec for outcome in skipped}]
-    if skipped and progress:
-        print(f"{len(skipped)} of {len(grid.specs)} runs finished earlier: skipped")
+    if todo:  # the report's note on shared cores is of the invocation that last trained
+        meta.update(cpu_count=os.cpu_count(), ray_address=ray_address, workers=workers if ray_address is None else None)
+    files.write_json(grid.out_dir / files.COMPARISON_FILE, meta)
+    if skipped:
+        rest = "" if todo else f": nothing to train (a new --folder trains every run again; {grid.out_dir} keeps these)"
+        print(f"{len(skipped)} of {len(grid.specs)} runs finished earlier: skipped{rest}", flush=True)
     for note in grid.notes:
         print(f"note: {note}")
     callbacks = Callbacks(on_end=partial(print_end, progress=progress), on_note=partial(print, flush=True))
@@ -92,6 +98,7 @@ def compare(
         outcomes = run_ray(todo, ray_address, callbacks) if ray_address else run_local(todo, workers, callbacks)
     for env_id in grid.envs:
         files.archive_zoo_folders(grid.out_dir / files.env_dirname(env_id))
+    print_building(grid.out_dir, reps)
     return build_report(grid.out_dir, reps), skipped + outcomes
 
 
@@ -120,7 +127,7 @@ def make_parser() -> argparse.ArgumentParser:
     add("--num-threads", type=int, default=1, help="PyTorch threads per run (default: %(default)s)")
     add("--ray-address", default=None, help="run as Ray tasks on this Ray cluster (e.g. auto, host:6379)")
     add("--reps", type=int, default=10_000, help="bootstrap replications of the CIs (default: %(default)s)")
-    add("--no-progress", action="store_true", help="print failures only, not each run's start and end")
+    add("--no-progress", action="store_true", help="print failures, not each run's start and end")
     add("--report-only", action="store_true", help="rebuild the report from the run folders, no training")
     return parser
 
@@ -147,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         outcomes: list[RunOutcome] = []
         if args.report_only:
+            print_building(Path(args.folder).absolute(), args.reps)
             report = build_report(args.folder, reps=args.reps)
         else:
             seeds = range(args.first_seed, args.first_seed + args.seeds)

@@ -15,6 +15,9 @@ from rliable import metrics
 from sb3_pg.compare import spec as files
 from sb3_pg.compare.results import collect, reward_threshold
 
+# Fewer finished seeds than this: the IQM is their mean, given with their range instead of a bootstrap interval
+MIN_SEEDS_FOR_CI = 4
+
 INTRO = """# Comparison: {algos}
 
 Every run trained through rl-zoo3's `train` (`python -m sb3_pg.compare`), each algorithm with its zoo hyperparameter \
@@ -24,7 +27,9 @@ file; every algorithm on an environment had the same step budget. Rebuild this r
 - **final return**: mean return of the last periodic evaluation of each run; mean ± standard deviation over seeds \
 (sample std). Evaluations after the budget (a last rollout that overran it) are not used.
 - **IQM**: interquartile mean of those final returns over seeds, with a 95% stratified bootstrap confidence interval \
-(rliable, {reps:,} replications); with fewer than 4 seeds it is the mean.
+(rliable, {reps:,} replications). With fewer than {min_seeds} seeds it is the mean, and the seeds' range (lowest, highest) \
+stands in place of the interval, marked `range`: a bootstrap over so few seeds gives back their range, not a 95% \
+interval.
 - **steps to threshold**: steps of the first evaluation whose mean return reaches the environment's reward threshold; \
 median over the seeds that reached it, and how many did.
 - **wall-clock / run**: time of rl-zoo3's `train()` (training and its evaluations), mean over seeds; **env steps/s**: \
@@ -101,7 +106,11 @@ def summarize(runs: pd.DataFrame, algos: list[str], reps: int = 10_000) -> pd.Da
         # Final returns of shape (runs, tasks), as rliable wants them
         finals = {algo: frame["final_return"].dropna().to_numpy()[:, None] for algo, frame in done.items()}
         iqm_of = lambda scores: np.array([metrics.aggregate_iqm(scores)])  # noqa: E731
-        iqm, ci = interval_estimates({algo: scores for algo, scores in finals.items() if len(scores)}, iqm_of, reps)
+        enough = {algo: scores for algo, scores in finals.items() if len(scores) >= MIN_SEEDS_FOR_CI}
+        iqm, ci = interval_estimates(enough, iqm_of, reps)
+        for algo, scores in finals.items():  # too few seeds for a bootstrap: their mean and range
+            if 0 < len(scores) < MIN_SEEDS_FOR_CI:
+                iqm[algo], ci[algo] = np.array([scores.mean()]), np.array([[scores.min()], [scores.max()]])
         for algo in env_algos:
             algo_runs, finished = env_runs[env_runs["algo"] == algo], done[algo]
             reached = finished["steps_to_threshold"].dropna()
@@ -135,7 +144,12 @@ def format_table(summary: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for row in summary.itertuples():
         final = _number(row.final_return_mean) + f" ± {row.final_return_std:,.1f}" * (not np.isnan(row.final_return_std))
-        iqm = "—" if np.isnan(row.iqm) else f"{row.iqm:,.1f} [{row.iqm_ci_low:,.1f}, {row.iqm_ci_high:,.1f}]"
+        if np.isnan(row.iqm):
+            iqm = "—"
+        elif row.finished < MIN_SEEDS_FOR_CI:  # no interval: the mean of the seeds, and their range
+            iqm = f"{row.iqm:,.1f} (range {row.iqm_ci_low:,.1f} to {row.iqm_ci_high:,.1f})"
+        else:
+            iqm = f"{row.iqm:,.1f} [{row.iqm_ci_low:,.1f}, {row.iqm_ci_high:,.1f}]"
         table_row = {"algorithm": row.algo, "runs": f"{row.finished}/{row.runs}", "final return (mean ± std)": final}
         table_row["IQM [95% CI]"] = iqm
         if threshold is not None and not np.isnan(threshold):
@@ -215,9 +229,9 @@ def build_report(out_dir: str | os.PathLike, reps: int = 10_000, write: bool = T
 
     runs, evaluations = in_order(runs, "seed"), in_order(evaluations, "seed", "timesteps")
     report = Report(out_dir, runs, evaluations, summarize(runs, algos, reps))
-    workers = f" The last invocation ran {meta.get('workers')} runs at once on a machine with {meta.get('cpu_count')} CPU"
-    workers = workers + " cores, so runs shared cores." if meta.get("workers") else ""
-    lines = INTRO.format(algos=", ".join(algos), reps=reps, workers=workers).split("\n")
+    workers = f" The last invocation that trained ran {meta.get('workers')} runs at once on a machine with"
+    workers = workers + f" {meta.get('cpu_count')} CPU cores, so runs shared cores." if meta.get("workers") else ""
+    lines = INTRO.format(algos=", ".join(algos), reps=reps, min_seeds=MIN_SEEDS_FOR_CI, workers=workers).split("\n")
     lines += [f"- {note}" for note in meta.get("notes", [])]
     for env_id in envs:
         report.tables[env_id] = format_table(report.summary[report.summary["env"] == env_id])

@@ -1,7 +1,6 @@
 """Run folders to tables: one row per run (``runs.csv``) and one per run and evaluation (``evaluations.csv``)."""
 
 import contextlib
-import filecmp
 import importlib
 import os
 from pathlib import Path
@@ -11,7 +10,7 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 
-from sb3_pg.compare.spec import LOG_FILE, find_runs
+from sb3_pg.compare.spec import LOG_FILE, conf_entry, find_runs
 from sb3_pg.zoo import FILE_ALGOS, hyperparams_file
 
 EVAL_COLUMNS = ["env", "algo", "seed", "timesteps", "eval_mean", "eval_std", "eval_min", "eval_max", "ep_length_mean"]
@@ -24,12 +23,20 @@ def reward_threshold(env_id: str) -> float | None:
     return None
 
 
-def conf_label(algo: str, conf_file: str) -> str:
-    """:return: ``<package>/hyperparams/<algo>.yml`` when ``conf_file`` is (a copy of) the algorithm's default file"""
+def conf_label(algo: str, conf_file: str, env_id: str, entry: str) -> str:
+    """
+    :param algo: the run's zoo algorithm name
+    :param conf_file: the hyperparameter file the run trained with, as its ``spec.json`` records it (an absolute path on
+        the machine that trained it)
+    :param env_id: the run's environment
+    :param entry: the entry of ``env_id`` the run trained with, as its ``spec.json`` records it (:func:`conf_entry`)
+    :return: ``<package>/hyperparams/<algo>.yml`` when the run trained with the algorithm's default file as this machine
+        has it: a file of that name whose entry for ``env_id`` is the default file's (so the label is the same on any
+        machine with the same packages, wherever they are installed); else ``conf_file`` as recorded
+    """
     default = hyperparams_file(algo)
-    with contextlib.suppress(OSError):
-        if Path(conf_file).name == Path(default).name and filecmp.cmp(conf_file, default, shallow=False):
-            return f"{'sb3_pg' if algo in FILE_ALGOS else 'rl_zoo3'}/hyperparams/{algo}.yml"
+    if Path(conf_file).name == Path(default).name and entry and entry == conf_entry(default, env_id):
+        return f"{'sb3_pg' if algo in FILE_ALGOS else 'rl_zoo3'}/hyperparams/{algo}.yml"
     return conf_file
 
 
@@ -52,7 +59,8 @@ def collect(out_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
         # Ray tasks that trained the run: more than 1 when a node or worker was lost (a local run: 1)
         row.update(attempts=(result or failed or {}).get("attempts", 1), eval_freq=spec.eval_freq)
         row.update(eval_episodes=spec.eval_episodes, n_eval_envs=spec.n_eval_envs)
-        row.update(conf_file=conf_label(spec.algo, spec.conf_file), hyperparams=" ".join(spec.hyperparams))
+        row["conf_file"] = conf_label(spec.algo, spec.conf_file, spec.env_id, spec.entry)
+        row["hyperparams"] = " ".join(spec.hyperparams)
         row.update(message=(failed or {}).get("message", ""), run_dir=os.path.relpath(spec.run_dir, out_dir))
         row["log"] = os.path.relpath(Path(spec.run_dir) / LOG_FILE, out_dir)
         if result is not None:

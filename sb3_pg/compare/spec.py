@@ -5,6 +5,7 @@ folder and first step), ``timing_<i>.json``, the zoo's folders with their checkp
 """
 
 import argparse
+import importlib
 import io
 import json
 import os
@@ -16,12 +17,13 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import yaml
 from huggingface_sb3 import EnvironmentName
 from rl_zoo3.utils import StoreDict, get_latest_run_id
 
-from sb3_pg.zoo import hyperparams_file
+from sb3_pg.zoo import FILE_ALGOS, hyperparams_file
 
 BUDGET_SOURCES = ("ppo", "trpo", "max")
 # Settings that change what a run measures: a finished run with other values belongs to another experiment
@@ -142,6 +144,34 @@ def parse_hyperparams(items: Iterable[str], algos: Sequence[str]) -> dict[str, t
     return {algo: tuple(values) for algo, values in overrides.items()}
 
 
+def check_names(envs: Sequence[str], algos: Sequence[str], gym_packages: Sequence[str] = ()) -> None:
+    """
+    Check, before anything starts, that rl-zoo3's ``train`` knows every algorithm name and environment id: the
+    environments registered by gymnasium, by rl-zoo3 (``rl_zoo3.import_envs``) and by ``gym_packages``.
+
+    :raise ValueError: naming every unknown one: the valid algorithm names, gymnasium's suggestion for an environment
+    """
+    import rl_zoo3.import_envs  # noqa: F401  (the environments rl-zoo3's train registers)
+    from rl_zoo3.utils import ALGOS
+
+    problems = []
+    valid = sorted({*ALGOS, *FILE_ALGOS})
+    if unknown := [algo for algo in algos if algo not in valid]:
+        problems.append(f"unknown algorithm {', '.join(map(repr, unknown))} (--algo): valid names are {', '.join(valid)}")
+    for package in gym_packages:
+        try:
+            importlib.import_module(package)
+        except ImportError as error:
+            problems.append(f"--gym-packages {package}: {error}")
+    for env_id in envs:
+        try:
+            gym.spec(env_id)
+        except Exception as error:  # gymnasium names the id and suggests the nearest registered one
+            problems.append(f"unknown environment {env_id!r} (--env): {error}")
+    if problems:
+        raise ValueError("\n".join(problems))
+
+
 @dataclass
 class Grid:
     """The runs (:attr:`specs`), seed by seed so that an interrupted comparison has the same seeds for every algorithm."""
@@ -179,6 +209,7 @@ def make_grid(
             raise ValueError(f"{name} has duplicates: {list(values)}")
     if n_timesteps is not None and n_timesteps < 1:
         raise ValueError(f"n_timesteps must be positive, got {n_timesteps}")
+    check_names(envs, algos, settings.get("gym_packages", ()))
     fixed: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value for key, value in settings.items()}
     overrides = parse_hyperparams(hyperparams, algos)
     grid = Grid(Path(out_dir).absolute(), list(envs), list(algos), {})

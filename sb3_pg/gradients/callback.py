@@ -45,7 +45,9 @@ class GradientQualityCallback(BaseCallback):
     :param n_batches: the number ``K`` of batches
     :param reference_steps: steps in the reference pool; default ``10 * batch_size``
     :param critic_steps: steps the value function is fitted on; default ``4 * batch_size``
-    :param critic_epochs: passes of the value fit, from the policy's value head (0: the value head as it is)
+    :param critic_epochs: the budget of the value fit, in passes, from the policy's value head (0: the value head as
+        it is); it stops earlier once ``critic_patience`` passes have not lowered its error on held-out episodes
+    :param critic_patience: passes without a lower held-out error after which the value fit stops
     :param gae_lambdas: the lambdas of the GAE weightings
     :param natural: also measure the natural directions
     :param n_envs: envs to make when ``env`` is an id or a function
@@ -61,7 +63,8 @@ class GradientQualityCallback(BaseCallback):
         n_batches: int = 8,
         reference_steps: int | None = None,
         critic_steps: int | None = None,
-        critic_epochs: int = 20,
+        critic_epochs: int = 500,
+        critic_patience: int = 10,
         gae_lambdas: Sequence[float] = (0.9, 0.95, 0.99),
         natural: bool = True,
         n_envs: int = 4,
@@ -78,6 +81,7 @@ class GradientQualityCallback(BaseCallback):
         self.reference_steps = reference_steps
         self.critic_steps = critic_steps
         self.critic_epochs = critic_epochs
+        self.critic_patience = critic_patience
         self.gae_lambdas = tuple(gae_lambdas)
         self.natural = natural
         self.seed = seed
@@ -114,6 +118,7 @@ class GradientQualityCallback(BaseCallback):
                 reference_steps=self.reference_steps,
                 critic_steps=self.critic_steps,
                 critic_epochs=self.critic_epochs,
+                critic_patience=self.critic_patience,
                 gae_lambdas=self.gae_lambdas,
                 natural=self.natural,
                 cg_damping=getattr(model, "cg_damping", 0.1),

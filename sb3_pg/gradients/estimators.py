@@ -4,7 +4,8 @@ Policy-gradient estimators and their quality at a fixed policy (``algorithms.md`
 The policy is held fixed. Complete episodes are sampled with it, once, into pools:
 
 - a critic pool, on which a copy of the policy's value head is fitted (:func:`fit_value_function`), so that
-  ``V`` is independent of the batches it is a baseline for;
+  ``V`` is independent of the batches it is a baseline for: on a part of its episodes, until the loss on the
+  others (held out) stops falling, within a stated budget of passes; its ``R^2`` on the batch pool is reported;
 - a reference pool (by default ten times the largest batch), whose gradient is the reference;
 - a batch pool, from which every batch size's ``K`` batches are formed: each batch is a run of whole
   episodes, taken in a random order, until it holds at least ``B`` steps. The batches of one size are
@@ -25,6 +26,7 @@ and for each, the natural direction ``F^-1 g`` with ``F`` estimated on the same 
 """
 
 import copy
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +90,13 @@ class EpisodePool:
         starts[self.offsets[:-1]] = 1.0
         return starts
 
+    def select(self, episodes: Sequence[int] | np.ndarray) -> "EpisodePool":
+        """:return: the pool of the given episodes, in that order"""
+        rows = [np.arange(self.offsets[i], self.offsets[i + 1]) for i in episodes]
+        index = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        lengths = [int(self.lengths[i]) for i in episodes]
+        return EpisodePool(self.observations[index], self.actions[index], self.rewards[index], np.cumsum([0, *lengths]))
+
     def concatenate(self, other: "EpisodePool") -> "EpisodePool":
         """:return: the episodes of both pools"""
         return EpisodePool(
@@ -98,7 +107,7 @@ class EpisodePool:
         )
 
 
-def sample_episodes(policy: ActorCriticPolicy, env: VecEnv, n_steps: int) -> EpisodePool:
+def sample_episodes(policy: ActorCriticPolicy, env: VecEnv, n_steps: int, max_episode_steps: int = 10_000) -> EpisodePool:
     """
     Sample complete episodes with the policy until they hold at least ``n_steps`` steps.
 
@@ -107,22 +116,30 @@ def sample_episodes(policy: ActorCriticPolicy, env: VecEnv, n_steps: int) -> Epi
     long episodes still running and bias the pool towards short ones. Actions are sampled, and clipped for the
     env, as REINFORCE's ``collect_rollouts`` does; the policy's parameters and training mode are not changed.
 
+    An episode that has run ``max_episode_steps`` steps without ending is truncated there, as REINFORCE's
+    ``max_episode_steps`` truncates one, with a warning: it is kept, its return the finite sum so far, and its
+    env waits; once every env waits, all are reset. This bounds the sampling for an env whose episodes never end.
+
     :param policy: the policy, held fixed
     :param env: the environment, vectorised (its wrappers, ``VecNormalize`` included, apply as they are)
     :param n_steps: the number of steps to reach
+    :param max_episode_steps: the longest an episode may run
     :return: the episodes, in the order they ended
     """
     if policy.use_sde:
         raise ValueError("the gradient measures do not support gSDE policies (use_sde=True)")
     if isinstance(env.observation_space, spaces.Dict):
         raise ValueError("the gradient measures do not support dict observation spaces")
+    if max_episode_steps < 1:
+        raise ValueError(f"max_episode_steps must be at least 1, got {max_episode_steps}")
     was_training = policy.training
     policy.set_training_mode(False)
     n_envs = env.num_envs
     running: list[list[tuple[Any, Any, float]]] = [[] for _ in range(n_envs)]
     episodes: list[list[tuple[Any, Any, float]]] = []
     total = 0
-    active = np.ones(n_envs, dtype=bool)
+    active = np.ones(n_envs, dtype=bool)  # recording: neither waiting after a truncation nor done
+    waiting = np.zeros(n_envs, dtype=bool)  # truncated at max_episode_steps, mid-episode until the next reset
     action_shape: tuple[int, ...] = policy.action_space.shape or ()
     observations = env.reset()
     while active.any():
@@ -138,7 +155,15 @@ def sample_episodes(policy: ActorCriticPolicy, env: VecEnv, n_steps: int) -> Epi
         new_observations, rewards, dones, _ = env.step(env_actions)
         for i in np.flatnonzero(active):
             running[i].append((np.array(observations[i]), actions_np[i], float(rewards[i])))  # type: ignore[index]
-            if dones[i]:
+            truncated = not dones[i] and len(running[i]) >= max_episode_steps
+            if dones[i] or truncated:
+                if truncated:
+                    warnings.warn(
+                        f"gradient sampling: the episode of env {i} ran {max_episode_steps} steps (max_episode_steps) "
+                        "without ending: it is truncated there",
+                        stacklevel=2,
+                    )
+                    waiting[i], active[i] = True, False
                 episodes.append(running[i])
                 total += len(running[i])
                 running[i] = []
@@ -147,6 +172,9 @@ def sample_episodes(policy: ActorCriticPolicy, env: VecEnv, n_steps: int) -> Epi
         # An env still running when the total is reached finishes its episode, but starts no other
         if total >= n_steps:
             active &= np.array([len(steps) > 0 for steps in running])
+        elif waiting.any() and not active.any():  # every env waits after a truncation: start them all again
+            new_observations = env.reset()
+            waiting[:], active[:] = False, True
         observations = new_observations
     policy.set_training_mode(was_training)
 
@@ -161,7 +189,7 @@ def sample_episodes(policy: ActorCriticPolicy, env: VecEnv, n_steps: int) -> Epi
 
 def _pool_buffer(pool: EpisodePool, policy: ActorCriticPolicy, gamma: float) -> RolloutBuffer:
     """:return: an SB3 RolloutBuffer holding the pool as one env's consecutive episodes, ready to sample"""
-    buffer = RolloutBuffer(pool.n_steps, policy.observation_space, policy.action_space, "cpu", gamma=gamma, n_envs=1)
+    buffer = RolloutBuffer(pool.n_steps, policy.observation_space, policy.action_space, policy.device, gamma=gamma, n_envs=1)
     buffer.observations = pool.observations.reshape(buffer.observations.shape).astype(buffer.observations.dtype)
     buffer.actions = pool.actions.reshape(buffer.actions.shape).astype(buffer.actions.dtype)
     buffer.rewards = pool.rewards[:, None]
@@ -181,36 +209,98 @@ def predict_values(policy: ActorCriticPolicy, observations: np.ndarray, chunk: i
     return np.concatenate(values).astype(np.float32)
 
 
+@dataclass
+class ValueFit:
+    """
+    What :func:`fit_value_function` fitted.
+
+    :param critic: the copy of the policy whose ``predict_values`` is the fitted ``V``
+    :param passes: the passes over the fit's episodes that gave it (0: the value head as it was)
+    :param stopped: ``"converged"`` (the held-out loss did not fall for ``patience`` passes), ``"budget"``
+        (``max_epochs`` passes ran) or ``"no fit"``
+    :param holdout_r2: ``1 - MSE / Var(G_t)`` of ``V`` on the held-out episodes (NaN without them)
+    """
+
+    critic: ActorCriticPolicy
+    passes: int
+    stopped: str
+    holdout_r2: float
+
+
+def explained_variance(values: np.ndarray, returns: np.ndarray) -> float:
+    """:return: ``R^2 = 1 - mean((G - V)^2) / Var(G)`` (NaN when ``G`` is constant); 0 for ``V`` the mean of ``G``"""
+    variance = float(np.var(returns))
+    return float(1.0 - np.mean((returns - values) ** 2) / variance) if variance > 0 else float("nan")
+
+
 def fit_value_function(
     policy: ActorCriticPolicy,
     pool: EpisodePool | None,
     gamma: float,
-    n_epochs: int = 20,
+    max_epochs: int = 500,
     batch_size: int = 256,
     learning_rate: float = 1e-3,
-) -> ActorCriticPolicy:
+    patience: int = 10,
+    holdout: float = 0.2,
+    rng: np.random.Generator | None = None,
+) -> ValueFit:
     """
-    Fit a copy of the policy's value head to the pool's reward-to-go ``G_t``, with :func:`fit_critic` (Adam).
+    Fit a copy of the policy's value head to the pool's reward-to-go ``G_t``, with :func:`fit_critic` (Adam), to
+    convergence on held-out episodes.
 
+    A ``holdout`` share of the pool's episodes (at least one, when the pool has two) is held out; the fit passes over
+    the others, one pass at a time, until the mean squared error on the held-out ``G_t`` has not fallen for
+    ``patience`` passes or ``max_epochs`` passes ran, and keeps the value head of the lowest held-out error (the
+    head as it was, if no pass lowered it). A pool of one episode has nothing to hold out: ``max_epochs`` passes.
     The fit starts from the policy's own value head (a trained VPG's is already close) and never moves the
     actor. The policy itself is not changed.
 
     :param policy: the policy
     :param pool: the episodes to fit on, independent of those the baseline will be used on (``None``: no fit)
     :param gamma: discount factor of the returns
-    :param n_epochs: passes over the pool (0: no fit, the value head as it is)
+    :param max_epochs: the budget: the most passes over the fit's episodes (0: no fit, the value head as it is)
     :param batch_size: minibatch size
     :param learning_rate: Adam's learning rate
-    :return: the copy, whose ``predict_values`` is the fitted ``V``
+    :param patience: passes without a lower held-out error after which the fit stops
+    :param holdout: the share of the episodes held out
+    :param rng: draws the held-out episodes (default: a new generator)
+    :return: the fitted copy, the passes that gave it, why it stopped, and its held-out ``R^2``
     """
+    if max_epochs < 0 or patience < 1 or not 0.0 < holdout < 1.0:
+        raise ValueError(f"need max_epochs >= 0, patience >= 1, 0 < holdout < 1; got {max_epochs}, {patience}, {holdout}")
     critic = copy.deepcopy(policy)
-    if pool is not None and n_epochs > 0:
-        actor_params, critic_params = split_actor_critic(critic)
-        optimizer = th.optim.Adam(critic_params, lr=learning_rate)
+    critic.set_training_mode(False)
+    if pool is None or max_epochs == 0:
+        return ValueFit(critic, 0, "no fit", float("nan"))
+    rng = rng if rng is not None else np.random.default_rng()
+    order = rng.permutation(pool.n_episodes)
+    n_held = max(1, round(holdout * pool.n_episodes)) if pool.n_episodes >= 2 else 0
+    train, held = pool.select(np.sort(order[n_held:])), pool.select(np.sort(order[:n_held]))
+    buffer = _pool_buffer(train, critic, gamma)
+    held_returns = _pool_buffer(held, critic, gamma).returns[:, 0] if n_held else np.zeros(0, dtype=np.float32)
+
+    def held_error() -> float:
+        return float(np.mean((predict_values(critic, held.observations) - held_returns) ** 2)) if n_held else 0.0
+
+    actor_params, critic_params = split_actor_critic(critic)
+    optimizer = th.optim.Adam(critic_params, lr=learning_rate)
+    best_error, best_state, best_passes, since, stopped = held_error(), copy.deepcopy(critic.state_dict()), 0, 0, "budget"
+    for passes in range(1, max_epochs + 1):
         critic.set_training_mode(True)
-        fit_critic(critic, optimizer, _pool_buffer(pool, critic, gamma), n_epochs, batch_size, frozen_params=actor_params)
+        fit_critic(critic, optimizer, buffer, 1, batch_size, frozen_params=actor_params)
         critic.set_training_mode(False)
-    return critic
+        if not n_held:
+            best_passes = passes
+            continue
+        if (error := held_error()) < best_error:
+            best_error, best_state, best_passes, since = error, copy.deepcopy(critic.state_dict()), passes, 0
+        elif (since := since + 1) >= patience:
+            stopped = "converged"
+            break
+    if n_held:
+        critic.load_state_dict(best_state)
+    r2 = explained_variance(predict_values(critic, held.observations), held_returns) if n_held else float("nan")
+    return ValueFit(critic, best_passes, stopped, r2)
 
 
 def compute_weights(
@@ -323,6 +413,8 @@ def batch_gradients(
             gradient.detach().cpu().double().numpy(),
             None if direction is None else direction.cpu().double().numpy(),
         )
+    with th.no_grad():  # the policy's distribution object keeps no graph: the policy can be copied (deepcopy) again
+        policy.get_distribution(obs_tensor)
     return estimates
 
 
@@ -381,8 +473,13 @@ class GradientReport:
     :param true_reference: the unbiased weighting (of :data:`UNBIASED`) whose reference gradient is ``cos_true``'s:
         the one of least variance at the largest batch size
     :param reference_steps: steps in the reference pool
-    :param critic_steps: steps in the pool ``V`` was fitted on
+    :param critic_steps: steps in the pool ``V`` was fitted on (its held-out episodes included)
     :param pool_steps: steps in the batch pool
+    :param critic_r2: ``R^2`` of ``V`` on the batch pool's ``G_t``: ``1 - mean((G_t - V)^2) / Var(G_t)``, on episodes
+        independent of its fit (0: ``V`` explains no more than the pool's mean return)
+    :param critic_holdout_r2: ``R^2`` of ``V`` on the fit's held-out episodes
+    :param critic_passes: the passes of the value fit that gave ``V`` (0: the policy's value head as it is)
+    :param critic_stopped: why the fit stopped: ``"converged"``, ``"budget"`` or ``"no fit"``
     :param estimates: ``(weighting, batch_size) -> (K, n_params)`` gradients, when ``keep_estimates``
     :param natural_estimates: the same for the natural directions
     """
@@ -394,6 +491,10 @@ class GradientReport:
     reference_steps: int
     critic_steps: int
     pool_steps: int
+    critic_r2: float = float("nan")
+    critic_holdout_r2: float = float("nan")
+    critic_passes: int = 0
+    critic_stopped: str = "no fit"
     estimates: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
     natural_estimates: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
 
@@ -412,9 +513,11 @@ def measure_gradients(
     n_batches: int = 32,
     reference_steps: int | None = None,
     critic_steps: int | None = None,
-    critic_epochs: int = 20,
+    critic_epochs: int = 500,
     critic_batch_size: int = 256,
     critic_learning_rate: float = 1e-3,
+    critic_patience: int = 10,
+    max_episode_steps: int = 10_000,
     gae_lambdas: Sequence[float] = (0.9, 0.95, 0.99),
     natural: bool = True,
     cg_damping: float = 0.1,
@@ -439,9 +542,13 @@ def measure_gradients(
     :param n_batches: the number ``K`` of batches per size
     :param reference_steps: steps in the reference pool; default ``10 * max(batch_sizes)``
     :param critic_steps: steps in the pool ``V`` is fitted on; default ``4 * max(batch_sizes)``
-    :param critic_epochs: passes of the value fit (0: the policy's value head as it is, a fixed ``V``)
+    :param critic_epochs: the budget of the value fit: the most passes (0: the policy's value head as it is, a
+        fixed ``V``); it stops earlier once ``critic_patience`` passes have not lowered the error on its held-out
+        episodes (:func:`fit_value_function`)
     :param critic_batch_size: minibatch size of the value fit
     :param critic_learning_rate: learning rate of the value fit
+    :param critic_patience: passes without a lower held-out error after which the value fit stops
+    :param max_episode_steps: the longest an episode may run when sampled (:func:`sample_episodes`)
     :param gae_lambdas: the lambdas of the GAE weightings
     :param natural: also measure the natural directions ``F^-1 g``
     :param cg_damping: damping added to ``F``
@@ -456,6 +563,8 @@ def measure_gradients(
         raise ValueError(f"n_batches must be at least 2, got {n_batches}")
     if not batch_sizes or min(batch_sizes) < 1:
         raise ValueError(f"batch_sizes must be positive integers, got {list(batch_sizes)}")
+    if critic_epochs < 0 or critic_patience < 1:
+        raise ValueError(f"critic_epochs must be >= 0 and critic_patience >= 1, got {critic_epochs} and {critic_patience}")
     largest = max(batch_sizes)
     reference_steps = 10 * largest if reference_steps is None else reference_steps
     critic_steps = 4 * largest if critic_steps is None else critic_steps
@@ -470,14 +579,24 @@ def measure_gradients(
     policy.set_training_mode(False)
 
     # V, fitted on its own episodes
-    critic_pool = sample_episodes(policy, env, critic_steps) if critic_epochs > 0 else None
-    critic = fit_value_function(policy, critic_pool, gamma, critic_epochs, critic_batch_size, critic_learning_rate)
+    critic_pool = sample_episodes(policy, env, critic_steps, max_episode_steps) if critic_epochs > 0 else None
+    fit = fit_value_function(
+        policy,
+        critic_pool,
+        gamma,
+        critic_epochs,
+        critic_batch_size,
+        critic_learning_rate,
+        critic_patience,
+        rng=np.random.default_rng(None if seed is None else [seed, 1]),  # not rng: the batches stay those of the seed
+    )
+    critic = fit.critic
 
     def weights_of(pool: EpisodePool) -> dict[str, np.ndarray]:
         return compute_weights(pool, policy, gamma, predict_values(critic, pool.observations), gae_lambdas)
 
     # The reference: every weighting's gradient on one large pool
-    reference_pool = sample_episodes(policy, env, reference_steps)
+    reference_pool = sample_episodes(policy, env, reference_steps, max_episode_steps)
     all_rows = np.arange(reference_pool.n_steps)
     reference_estimates = batch_gradients(
         policy,
@@ -493,13 +612,15 @@ def measure_gradients(
 
     # The batch pool: K batches of every size, whatever the order of the episodes (a batch overshoots its
     # size by less than an episode)
-    pool = sample_episodes(policy, env, n_batches * largest)
+    pool = sample_episodes(policy, env, n_batches * largest, max_episode_steps)
     while pool.n_steps < n_batches * (largest + int(pool.lengths.max()) - 1):
-        pool = pool.concatenate(sample_episodes(policy, env, n_batches * (int(pool.lengths.max()) - 1)))
+        pool = pool.concatenate(sample_episodes(policy, env, n_batches * (int(pool.lengths.max()) - 1), max_episode_steps))
     pool_weights = weights_of(pool)
 
     critic_pool_steps = 0 if critic_pool is None else critic_pool.n_steps
     report = GradientReport([], reference, natural_reference, "", reference_pool.n_steps, critic_pool_steps, pool.n_steps)
+    report.critic_r2 = explained_variance(pool_weights["G_t"] - pool_weights["G_t-V"], pool_weights["G_t"])
+    report.critic_holdout_r2, report.critic_passes, report.critic_stopped = fit.holdout_r2, fit.passes, fit.stopped
     episode_starts = pool.episode_starts
     # The largest size first: it picks the common reference
     for batch_size in sorted(set(batch_sizes), reverse=True):
