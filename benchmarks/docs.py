@@ -27,7 +27,7 @@ from optuna.trial import FrozenTrial, TrialState
 from scipy.stats import mannwhitneyu
 from train_logs import progress_logs
 
-from sb3_pg.compare.report import format_table, markdown_table
+from sb3_pg.compare.report import MIN_SEEDS_FOR_CI, format_table, markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS, TUNING = ROOT / "docs", ROOT / "docs" / "tuning"
@@ -94,9 +94,11 @@ class Comparison:
         return rows.iloc[0] if len(rows) else None
 
     def iqm(self, env: str, algo: str) -> str:
-        """:return: ``IQM [CI low, CI high] (finished runs)``, or ``not run``"""
+        """:return: ``IQM [CI low, CI high] (finished runs)``, with fewer seeds their mean and range; or ``not run``"""
         if (r := self.row(env, algo)) is None:
             return "not run"
+        if r["finished"] < MIN_SEEDS_FOR_CI:
+            return f"{r['iqm']:,.1f} (range {r['iqm_ci_low']:,.1f} to {r['iqm_ci_high']:,.1f}) ({r['finished']})"
         return f"{r['iqm']:,.1f} [{r['iqm_ci_low']:,.1f}, {r['iqm_ci_high']:,.1f}] ({r['finished']})"
 
     def mean_std(self, env: str, algo: str) -> str:
@@ -145,6 +147,35 @@ class Comparison:
         spec = json.loads((self.folder / env / algo / "seed_0" / "spec.json").read_text())
         overrides = dict(item.split(":", 1) for item in spec.get("hyperparams", []) if ":" in item)
         return float(overrides.get("target_kl", json.loads(spec.get("entry") or "{}").get("target_kl", 0.01)))
+
+    def penalty_table(self, rerun: Path) -> str:
+        """
+        :return: per KLPPO run, its beta and its rollout KL over training, from the run's own log; for a run that kept
+            none, from the re-run of its spec and seed in the folder ``rerun``, with the re-run's final return
+        """
+        updates, reruns = pd.read_csv(self.folder / "updates.csv"), pd.read_csv(rerun / "updates.csv")
+        finals = pd.read_csv(rerun / "runs.csv").set_index(["env", "seed"])["final_return"]
+        rows = []
+        for env in self.envs:
+            target = self.target_kl(env, "klppo")
+            for seed, final in zip(self.seeds(env, "klppo", "seed"), self.seeds(env, "klppo", "final_return"), strict=True):
+                run, source = updates[(updates["env"] == env) & (updates["algo"] == "klppo") & (updates["seed"] == seed)], ""
+                if run.empty:
+                    run = reruns[(reruns["env"] == env) & (reruns["algo"] == "klppo") & (reruns["seed"] == seed)]
+                    rerun_final = finals.get((env, seed))
+                    if rerun_final is None:  # a re-run not finished
+                        run = run.iloc[:0]
+                    source = f"re-run, final {num(rerun_final)}" if len(run) else "none kept"
+                if run.empty:
+                    rows.append([env, str(seed), num(final), source, "", "", "", ""])
+                    continue
+                beta, kl = run["kl_coef"], run["kl"]
+                band = ((kl >= target / 1.5) & (kl <= 1.5 * target)).mean()
+                betas = f"{beta.iloc[0]:.3g} → {beta.median():.3g} → {beta.iloc[-1]:.3g}"
+                cells = [f"{len(run):,}", betas, f"{kl.median():.3g} ({target:g})", f"{band:.0%}"]
+                rows.append([env, str(seed), num(final), source or "the run's own", *cells])
+        header = "environment | seed | final return | log | updates | beta: first → median → last | rollout KL, median"
+        return table(f"{header} (target) | KL in the band", rows)
 
     def steps_table(self) -> str:
         """:return: per environment and algorithm that logs one: the KL after the step, TRPO's line search, the std"""
@@ -205,7 +236,7 @@ def benchmark_blocks(bench: Comparison, dual: Comparison, goals: dict[str, Rows]
         iqms = [bench.iqm(env, "klppo"), f"{bench.iqm(env, ppo)} {ppo}", bench.iqm(env, "trpo")]
         klppo.append([env, *iqms, bench.versus(env, "klppo", ppo), bench.versus(env, "klppo", "trpo")])
     blocks["status"] = table("environment | budget (steps) | runs finished | seeds", status)
-    blocks["steps"] = bench.steps_table()
+    blocks["steps"], blocks["klppo-penalty"] = bench.steps_table(), bench.penalty_table(DOCS / "klppo-logs")
     goals = []
     for name, column, needed in (("PPO-clip", 4, 6), ("TRPO", 5, 5)):
         level_or_above = sum(row[column] in ("level", "above") for row in klppo)
@@ -355,7 +386,7 @@ def hyperparameter_table(bench: Comparison) -> str:
 
 
 def conformance_blocks() -> dict[str, str]:
-    """:return: the counts and the listed exceptions of ``docs/conformance.md``, from ``docs/conformance.json``"""
+    """:return: the counts, the listed exceptions and the arguments not taken of ``docs/conformance.md``, from its JSON"""
     raw = json.loads((DOCS / "conformance.json").read_text())
     frame = pd.DataFrame(raw["results"]).T.drop(columns="failures").astype(int)
     frame.insert(0, "items", frame.sum(axis=1))
@@ -363,7 +394,13 @@ def conformance_blocks() -> dict[str, str]:
     formats = dict.fromkeys(["items", "passed", "failed", "skipped", "listed exceptions"], "{}")
     listed = [f"- {algo.upper()}, `{fragment}`: {why}" for algo, items in raw["exceptions"].items() for fragment, why in items]
     modules = f"Stable-Baselines3 {raw['stable_baselines3']}, modules: {', '.join(raw['modules'])}.\n\n"
-    return {"conformance": modules + frame_table(frame, formats, "algorithm"), "exceptions": "\n".join(listed)}
+    not_taken = []  # one line per argument and reason, naming the algorithms that give it
+    for argument, reasons in raw["not_taken"].items():
+        for why in dict.fromkeys(reasons.values()):
+            algos = ", ".join(algo.upper() for algo, reason in reasons.items() if reason == why)
+            not_taken.append(f"- `{argument}` ({algos}): {why}")
+    table_text = modules + frame_table(frame, formats, "algorithm")
+    return {"conformance": table_text, "exceptions": "\n".join(listed), "not-taken": "\n".join(not_taken)}
 
 
 def speed_tables() -> tuple[tuple[str, Rows], str]:
@@ -498,9 +535,12 @@ def gradient_settings() -> str:
         wall = re.search(r"wall time: (\d+) s", ran)
         cells = [f"{first['n_batches']:,}", f"{sizes.min():,} ... {sizes.max():,}", f"{first['reference_steps']:,}"]
         cells += [f"{first['critic_steps']:,}", f"{first['pool_steps']:,}", f"{int(wall[1]) / 60:.0f} min" if wall else "-"]
+        # The value fit: its passes and its R^2 on the batch pool (a measurement older than those columns: 20 fixed passes)
+        fitted = "critic_r2" in raw
+        cells += [f"{first['critic_passes']:,}" if fitted else "20 (fixed)", f"{first['critic_r2']:.2f}" if fitted else "-"]
         rows.append([path.parent.name, first["env"], described, *cells])
     header = "measurement | environment | policy (return) | K | B | reference steps | V fit steps | batch pool steps"
-    return table(f"{header} | wall time", rows)
+    return table(f"{header} | wall time | V fit passes | V R^2 on the batch pool", rows)
 
 
 def score(trial: FrozenTrial) -> float:
@@ -583,6 +623,25 @@ def tuning_pages() -> dict[str, dict[str, str]]:
     return pages
 
 
+def kl_estimators_table() -> str:
+    """:return: per environment, KLPPO's exact rollout KL and how far the k1 and k3 estimates are from it"""
+    frame, rows = pd.read_csv(DOCS / "klppo" / "kl_estimators.csv"), []
+
+    def side(kl: pd.Series) -> np.ndarray:  # below, inside or above the adaptive rule's band around target_kl 0.01
+        return np.select([kl < 0.01 / 1.5, kl > 1.5 * 0.01], [0, 2], 1)
+
+    for env, runs in frame.groupby("env", sort=False):
+        cells = []
+        for estimate in ("k1", "k3"):
+            error = ((runs[estimate] - runs["exact"]).abs() / runs["exact"]).quantile([0.5, 0.9])
+            same = (side(runs[estimate]) == side(runs["exact"])).mean()
+            cells.append(f"{error[0.5]:.1%} / {error[0.9]:.1%} / {same:.0%}")
+        runs_updates = f"{runs['seed'].nunique()} x {len(runs) // runs['seed'].nunique()}"
+        rows.append([env, runs_updates, f"{runs['exact'].median():.3g}", *cells])
+    header = "environment | runs x updates | exact KL, median | k1: relative error, median / 90th percentile / same side"
+    return table(f"{header} of the band as the exact KL | k3: the same", rows)
+
+
 def readme_blocks(bench: Comparison, goals: dict[str, Rows], speed: Rows) -> dict[str, str]:
     """:return: the README's summary: each target's verdicts, counted over the rows of its table, linked to its page"""
     names = ["NPG matches or beats TRPO", "VPG beats the zoo's A2C result", "REINFORCE holds 475 on every CartPole-v1 seed"]
@@ -618,6 +677,7 @@ def pages() -> dict[str, dict[str, str]]:
         "docs/memory.md": {"memory": memory_table()},
         "docs/gradients.md": gradient_blocks(),
         "docs/defaults.md": defaults_blocks(),
+        "docs/algorithms.md": {"kl-estimators": kl_estimators_table()},
         "README.md": readme_blocks(bench, goals, speed_targets[1]),
     } | tuning_pages()
 

@@ -1,15 +1,18 @@
 """
 Per-update training statistics of a comparison's finished runs, into ``<folder>/updates.csv``: the KL after NPG's and
-TRPO's steps, TRPO's line search and the policy's std, read from SB3's ``progress.csv`` of each of the run's segments
-(in the run folder, or in the env's ``zoo_runs.tar.xz``). A run without one keeps its rows of the existing file:
+TRPO's steps and after KLPPO's epochs, KLPPO's beta, TRPO's line search and the policy's std, read from SB3's
+``progress.csv`` of each of the run's segments (in the run folder, or in the env's ``zoo_runs.tar.xz``). A run
+without one keeps its rows of the existing file:
 
     python benchmarks/train_logs.py [-f docs/benchmark]
+    python benchmarks/train_logs.py -f runs/klppo-logs runs/klppo-logs-mcc -o docs/klppo-logs   # several, together
 """
 
 import argparse
 import fnmatch
 import io
 import json
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -18,7 +21,8 @@ import pandas as pd
 # SB3's logger key -> column; NPG logs train/kl_divergence, sb3-contrib's TRPO train/kl_divergence_loss
 KEYS = {"time/total_timesteps": "total_timesteps", "train/n_updates": "n_updates", "train/kl_divergence": "kl"}
 KEYS |= {"train/kl_divergence_loss": "kl", "train/is_line_search_success": "line_search_success", "train/std": "std"}
-COLUMNS = ["env", "algo", "seed", "total_timesteps", "n_updates", "kl", "line_search_success", "std"]
+KEYS |= {"train/kl_coef": "kl_coef"}
+COLUMNS = ["env", "algo", "seed", "total_timesteps", "n_updates", "kl", "line_search_success", "std", "kl_coef"]
 
 
 def progress_logs(run_dir: Path, algo: str, env: str) -> list[bytes]:
@@ -39,18 +43,18 @@ def read_progress(log: bytes) -> pd.DataFrame:
     """:return: the rows of a ``progress.csv`` that record an update and one of the statistics, as logged (text)"""
     progress = pd.read_csv(io.BytesIO(log), dtype=str).rename(columns=KEYS)
     progress = progress.loc[:, ~progress.columns.duplicated()].reindex(columns=COLUMNS[3:])
-    return progress[progress["n_updates"].notna() & progress[["kl", "line_search_success", "std"]].notna().any(axis=1)]
+    return progress[progress["n_updates"].notna() & progress[COLUMNS[5:]].notna().any(axis=1)]
 
 
 def collect(folder: Path) -> tuple[pd.DataFrame, dict[str, int]]:
-    """:return: the rows of ``updates.csv`` for the comparison ``folder``'s finished runs of REINFORCE, VPG, NPG and
-    TRPO, and how many were read, kept, or missing (neither: discrete-action REINFORCE and VPG log no KL or std)"""
+    """:return: the rows of ``updates.csv`` for the comparison ``folder``'s finished runs of REINFORCE, VPG, NPG, KLPPO
+    and TRPO, and how many were read, kept, or missing (neither: discrete-action REINFORCE and VPG log no KL or std)"""
     path, frames, counts = folder / "updates.csv", [], {"read": 0, "kept": 0, "missing": 0}
-    previous = pd.read_csv(path, dtype=str) if path.is_file() else pd.DataFrame(columns=COLUMNS)
+    previous = pd.read_csv(path, dtype=str).reindex(columns=COLUMNS) if path.is_file() else pd.DataFrame(columns=COLUMNS)
     for spec_file in sorted(folder.glob("*/*/seed_*/spec.json")):
         spec = json.loads(spec_file.read_text())
         env, algo, seed = spec["env_id"], spec["algo"], str(spec["seed"])
-        if algo not in ("reinforce", "vpg", "npg", "trpo") or not (spec_file.parent / "result.json").is_file():
+        if algo not in ("reinforce", "vpg", "npg", "klppo", "trpo") or not (spec_file.parent / "result.json").is_file():
             continue
         if logs := progress_logs(spec_file.parent, algo, env):
             rows = pd.concat([read_progress(log) for log in logs]).assign(env=env, algo=algo, seed=seed)
@@ -65,11 +69,33 @@ def collect(folder: Path) -> tuple[pd.DataFrame, dict[str, int]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-f", "--folder", type=Path, default=Path(__file__).resolve().parent.parent / "docs" / "benchmark")
+    default = Path(__file__).resolve().parent.parent / "docs" / "benchmark"
+    parser.add_argument("-f", "--folder", type=Path, nargs="+", default=[default], help="comparison folders")
+    parser.add_argument("-o", "--out", type=Path, help="write updates.csv, and the folders' runs.csv together, here")
     args = parser.parse_args()
-    rows, counts = collect(args.folder)
-    rows.to_csv(args.folder / "updates.csv", index=False, lineterminator="\r\n")  # as csv.writer wrote it
-    print(f"{len(rows)} updates -> {args.folder / 'updates.csv'}; runs read from progress.csv, kept, with neither: {counts}")
+    out = args.out or args.folder[0]
+    if len(args.folder) > 1 and args.out is None:
+        parser.error("several folders need --out")
+    frames, runs = [], []
+    for folder in args.folder:
+        rows, counts = collect(folder)
+        frames.append(rows)
+        runs.append(pd.read_csv(folder / "runs.csv"))
+        print(f"{folder}: {len(rows)} updates; runs read from progress.csv, kept, with neither: {counts}")
+    out.mkdir(parents=True, exist_ok=True)
+    pd.concat(frames).to_csv(out / "updates.csv", index=False, lineterminator="\r\n")  # as csv.writer wrote it
+    if args.out is not None:  # the finished runs, whose final returns stand beside their logs, with their raw results
+        finished = pd.concat(runs)
+        finished = finished[finished["status"] == "finished"]
+        finished.to_csv(out / "runs.csv", index=False)
+        for folder in args.folder:
+            for spec_file in folder.glob("*/*/seed_*/spec.json"):
+                run_dir = spec_file.parent.relative_to(folder)
+                if run_dir.as_posix() in set(finished["run_dir"]):
+                    (out / run_dir).mkdir(parents=True, exist_ok=True)
+                    for name in ("spec.json", "result.json"):
+                        shutil.copyfile(folder / run_dir / name, out / run_dir / name)
+    print(f"-> {out / 'updates.csv'}")
 
 
 if __name__ == "__main__":

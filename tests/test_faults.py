@@ -67,7 +67,7 @@ def test_invalid_hyperparameter_names_itself(algo, name, value, message):
     kwargs[name] = value
     if algo is not REINFORCE and name != "batch_size":
         kwargs["batch_size"] = 32
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=rf"\b{message}\b"):
         algo("MlpPolicy", "CartPole-v1", **kwargs)
 
 

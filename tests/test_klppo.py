@@ -44,6 +44,8 @@ def test_adaptive_rule_halves_below_and_doubles_above_the_band():
     # The band is (0.01 / 1.5, 1.5 * 0.01) = (0.00667, 0.015): inside it beta stays
     kls = [0.001, 0.01, 0.02, 0.016, 0.0067, 0.015, 0.0066, 0.0]
     assert run_beta("adaptive", kls) == [0.5, 0.5, 1.0, 2.0, 2.0, 2.0, 1.0, 0.5]
+    # On the band's edges beta stays: the paper's tests are strict
+    assert run_beta("adaptive", [0.01 / 1.5, 1.5 * 0.01]) == [1.0, 1.0]
     low, high = ADAPTIVE_KL_COEF_RANGE
     assert run_beta("adaptive", [0.0] * 100)[-1] == low
     assert run_beta("adaptive", [1.0] * 100)[-1] == high
@@ -214,7 +216,7 @@ def test_same_seed_same_run():
     ],
 )
 def test_invalid_hyperparameter_names_itself(name, value, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=rf"\b{message}\b"):
         KLPPO("MlpPolicy", "CartPole-v1", **{"n_steps": 64, "batch_size": 32, name: value})
 
 
@@ -231,6 +233,8 @@ def test_logging(clip_range):
     expected = {
         "train/kl_coef",
         "train/kl_divergence",
+        "train/surrogate",
+        "train/kl_penalty",
         "train/policy_loss",
         "train/value_loss",
         "train/entropy_loss",
@@ -239,6 +243,9 @@ def test_logging(clip_range):
         "train/n_updates",
     }
     assert expected <= logged, expected - logged
+    # The values are checked against a hand-written reference in tests/test_reference.py; here, how they add up
+    values = model.logger.name_to_value
+    assert values["train/policy_loss"] == pytest.approx(values["train/kl_penalty"] - values["train/surrogate"], abs=1e-6)
     assert ({"train/clip_fraction", "train/clip_range"} <= logged) == (clip_range is not None)
 
 
@@ -261,3 +268,50 @@ def test_learns_cartpole(seed):
     model.learn(20_000)
     mean_return, _ = evaluate_policy(model, make_vec_env("CartPole-v1", seed=100 + seed), n_eval_episodes=10)
     assert mean_return >= 100
+
+
+def test_an_unknown_rule_is_refused_wherever_it_is_set(tmp_path):
+    with pytest.raises(ValueError, match=r"\bkl_coef_update\b"):
+        update_kl_coef(1.0, 0.02, 0.01, "linear", 50.0)
+    model = KLPPO("MlpPolicy", "CartPole-v1", n_steps=32, batch_size=16, seed=0)
+    model.save(tmp_path / "model")
+    model.kl_coef_update = "linear"
+    with pytest.raises(ValueError, match=r"\bkl_coef_update\b"):
+        model.learn(64)
+    assert model.num_timesteps == 0, "refused before the first rollout"
+    with pytest.raises(ValueError, match=r"\bkl_coef_update\b"):
+        KLPPO.load(tmp_path / "model", kl_coef_update="linear")
+    # A setting that the rule needs, removed, is refused the same way
+    with pytest.raises(ValueError, match="target_kl"):
+        KLPPO.load(tmp_path / "model", target_kl=None)
+    model = KLPPO.load(tmp_path / "model", env=make_vec_env("CartPole-v1"))
+    model.target_kl = None
+    with pytest.raises(ValueError, match="target_kl"):
+        model.learn(64)
+
+
+def test_fixed_beta_needs_no_target_kl():
+    model = KLPPO("MlpPolicy", "CartPole-v1", n_steps=32, batch_size=16, kl_coef=0.3, kl_coef_update="fixed", target_kl=None)
+    model.learn(64)
+    assert model.kl_coef == 0.3 and model.logger.name_to_value["train/kl_divergence"] > 0
+    for mode in ("adaptive", "dual"):
+        with pytest.raises(ValueError, match="target_kl is needed"):
+            KLPPO("MlpPolicy", "CartPole-v1", n_steps=32, batch_size=16, kl_coef_update=mode, target_kl=None)
+
+
+def test_a_non_finite_rollout_kl_leaves_beta_with_a_warning(monkeypatch):
+    import sb3_pg.klppo.klppo as klppo_module
+
+    model = KLPPO("MlpPolicy", "CartPole-v1", n_steps=32, batch_size=32, n_epochs=1, seed=0)
+    kl_per_state = klppo_module.kl_per_state
+    calls = []
+
+    def nan_after_the_epochs(old, new):
+        calls.append(1)
+        kl = kl_per_state(old, new)
+        return kl * float("nan") if len(calls) > 1 else kl  # the epoch's one minibatch, then the rollout's KL
+
+    monkeypatch.setattr(klppo_module, "kl_per_state", nan_after_the_epochs)
+    with pytest.warns(UserWarning, match="the rollout's mean KL is nan; kl_coef is left at 1.0"):
+        model.learn(32)
+    assert model.kl_coef == 1.0

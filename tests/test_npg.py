@@ -14,8 +14,9 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 
 import sb3_pg.npg.npg as npg_module
 from sb3_pg import NPG
+from sb3_pg.common import natural
 from sb3_pg.common.critic import split_actor_critic
-from sb3_pg.common.natural import fisher_vector_product_fn, natural_step
+from sb3_pg.common.natural import NaturalStep, fisher_vector_product_fn, natural_step
 
 
 def tiny_npg(**kwargs) -> NPG:
@@ -165,7 +166,9 @@ def test_zero_advantages_skip_the_step():
     with pytest.warns(UserWarning, match="zero policy gradient"):
         model.train()
     assert_actor_unchanged(model, before)
-    assert model.logger.name_to_value["train/step_skipped"] == 1
+    logged = model.logger.name_to_value
+    assert logged["train/step_skipped"] == 1
+    assert logged["train/kl_divergence"] == logged["train/predicted_kl"] == 0.0, "no step, no KL"
 
 
 @pytest.mark.parametrize(
@@ -315,3 +318,38 @@ def test_the_kl_of_a_step_is_what_the_docstring_says(env):
     ratio = np.median(np.array(measured) / np.array(predicted))
     assert 0.75 <= ratio <= 1.25, (measured, predicted)
     assert max(predicted) < model.target_kl
+
+
+G = th.tensor([3.0, 4.0])
+
+
+@pytest.mark.parametrize(
+    ("gradient", "solved", "expected"),
+    [
+        (th.zeros(2), None, NaturalStep(None, 0.0, 0.0, 0.0, "zero policy gradient")),
+        (th.tensor([1.0, float("nan")]), None, NaturalStep(None, 0.0, 0.0, 0.0, "non-finite policy gradient")),
+        (G, (th.tensor([float("inf"), 0.0]), G, 0.5), "non-finite conjugate-gradient solution"),
+        (G, (G, th.tensor([float("nan"), 0.0]), 0.5), "non-finite conjugate-gradient solution"),
+        (G, (G, th.zeros(2), 0.5), NaturalStep(None, 0.0, 0.0, 0.5, "x^T F x = 0 <= 0")),
+        (G, (-G, -G, 0.5), NaturalStep(None, 0.0, 25.0, 0.5, "g^T x <= 0: x = F^-1 g is not an ascent direction")),
+        (G, (G, G, 1.0), NaturalStep(None, 0.0, 25.0, 1.0, "conjugate-gradient residual 1 >= 1")),
+    ],
+)
+def test_each_untrustworthy_solve_is_skipped_with_its_reason(monkeypatch, gradient, solved, expected):
+    monkeypatch.setattr(natural, "solve_fisher", lambda *args: solved)
+    result = natural_step(gradient, lambda v: v, 10, 0.01)
+    if isinstance(expected, str):  # x^T F x is not finite: only the reason is compared
+        assert result.step is None and result.step_size == 0.0 and result.skipped == expected
+    else:
+        assert result == expected
+
+
+def test_a_trusted_solve_steps_by_the_kl_normalised_scale(monkeypatch):
+    monkeypatch.setattr(natural, "solve_fisher", lambda *args: (G, 2 * G, 0.25))
+    result = natural_step(G, lambda v: v, 10, 0.01)
+    scale = (2 * 0.01 / 50.0) ** 0.5  # x^T F x = 2 |g|^2 = 50
+    assert result.step_size == pytest.approx(scale) and result.quadratic_form == 50.0 and result.cg_residual == 0.25
+    th.testing.assert_close(result.step, scale * G)
+    fixed = natural_step(G, lambda v: v, 10, 0.01, step_size=0.3)
+    assert fixed.step_size == 0.3
+    th.testing.assert_close(fixed.step, 0.3 * G)

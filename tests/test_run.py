@@ -15,6 +15,7 @@ from stable_baselines3.common.envs import (
     IdentityEnvMultiDiscrete,
     SimpleMultiObsEnv,
 )
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, FlattenExtractor
 from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import VecNormalize
 
@@ -233,6 +234,15 @@ def test_reinforce_never_trains_or_queries_the_value_head():
         assert th.equal(value, value_before[key])
 
 
+class LinearExtractor(BaseFeaturesExtractor):
+    def __init__(self, observation_space, features_dim: int = 6) -> None:
+        super().__init__(observation_space, features_dim)
+        self.linear = th.nn.Linear(int(np.prod(observation_space.shape)), features_dim)
+
+    def forward(self, observations: th.Tensor) -> th.Tensor:
+        return th.tanh(self.linear(observations))
+
+
 @pytest.mark.parametrize("algo", [VPG, NPG])
 @pytest.mark.parametrize("share_features_extractor", [True, False])
 def test_critic_fit_moves_only_the_critic(algo, share_features_extractor, monkeypatch):
@@ -254,6 +264,106 @@ def test_critic_fit_moves_only_the_critic(algo, share_features_extractor, monkey
     monkeypatch.setattr(module, "fit_critic", checked_fit_critic)
     kwargs = small_kwargs(algo)
     kwargs["policy_kwargs"]["share_features_extractor"] = share_features_extractor
+    # A features extractor with parameters: shared, they are the actor's and the critic fit must leave them
+    kwargs["policy_kwargs"]["features_extractor_class"] = LinearExtractor
     model = algo("MlpPolicy", "CartPole-v1", seed=0, **kwargs)
     model.learn(64)
     assert len(seen) == model._n_updates == 2
+
+
+class RecordMode(FlattenExtractor):
+    """A features extractor that records, per forward pass, whether the policy was in training mode."""
+
+    modes: list[bool] = []
+
+    def forward(self, observations: th.Tensor) -> th.Tensor:
+        RecordMode.modes.append(self.training)
+        return super().forward(observations)
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_updates_run_in_training_mode_and_rollouts_in_eval_mode(algo, monkeypatch):
+    # As SB3's algorithms: dropout or batch norm in a user's policy behave as in A2C and PPO
+    kwargs = small_kwargs(algo)
+    kwargs["policy_kwargs"]["features_extractor_class"] = RecordMode
+    model = algo("MlpPolicy", "CartPole-v1", seed=0, **kwargs)
+    modes_in_rollout, modes_in_train = [], []
+    train = model.train
+
+    def recorded_train() -> None:
+        modes_in_rollout.extend(RecordMode.modes)
+        RecordMode.modes = []
+        train()
+        modes_in_train.extend(RecordMode.modes)
+        RecordMode.modes = []
+
+    monkeypatch.setattr(model, "train", recorded_train)
+    RecordMode.modes = []
+    model.learn(64)
+    assert modes_in_train and all(modes_in_train), "train() evaluated the policy in eval mode"
+    assert modes_in_rollout and not any(modes_in_rollout), "the rollout evaluated the policy in training mode"
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_learn_logs_every_rollout_under_the_algorithms_name_and_prints_nothing_at_verbose_0(algo, tmp_path, capfd):
+    model = algo("MlpPolicy", "CartPole-v1", seed=0, tensorboard_log=str(tmp_path), **small_kwargs(algo))
+    dumps, rollouts = [], []
+
+    class CountRollouts(BaseCallback):
+        def _on_step(self) -> bool:
+            return True
+
+        def _on_rollout_end(self) -> None:
+            rollouts.append(1)
+
+    model.learn(32)
+    dump_logs = model.dump_logs
+    model.dump_logs = lambda iteration=0: dumps.append(iteration) or dump_logs(iteration)  # type: ignore[method-assign]
+    model.learn(96, callback=CountRollouts(), reset_num_timesteps=False)
+    assert len(dumps) == len(rollouts) >= 2, "the logs are written after every rollout"
+    out, err = capfd.readouterr()
+    assert out == "" and "it/s" not in err, "verbose=0 and no progress bar by default"
+    assert [path.name for path in tmp_path.iterdir()] == [f"{algo.__name__}_1"], "continued in its folder, as SB3 does"
+    model.learn(32, tb_log_name="mine")
+    assert (tmp_path / "mine_1").is_dir()
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_load_takes_sb3s_arguments(algo, tmp_path, capsys):
+    import io
+
+    model = algo("MlpPolicy", "CartPole-v1", seed=5, **small_kwargs(algo))
+    model.save(tmp_path / "model")
+    capsys.readouterr()
+    # A file object, read from its start wherever it stands, as SB3's load reads it
+    buffer = io.BytesIO((tmp_path / "model.zip").read_bytes())
+    buffer.seek(7)
+    assert isinstance(algo.load(buffer), algo)
+    assert capsys.readouterr().out == "", "print_system_info is off by default"
+    algo.load(tmp_path / "model", print_system_info=True)
+    assert "CURRENT SYSTEM INFO" in capsys.readouterr().out
+    loaded = algo.load(tmp_path / "model", custom_objects={"gamma": 0.5}, n_steps=8)
+    assert loaded.gamma == 0.5 and loaded.n_steps == 8
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+@pytest.mark.parametrize("force_reset", [True, False])
+def test_load_applies_the_saved_seed_to_the_env_only_with_force_reset(algo, force_reset, tmp_path):
+    model = algo("MlpPolicy", "CartPole-v1", seed=5, **small_kwargs(algo))
+    model.save(tmp_path / "model")
+    seeded = make_vec_env("CartPole-v1", n_envs=2)
+    seeded.seed(5)
+    seeded_obs = seeded.reset()
+    env = VecNormalize(make_vec_env("CartPole-v1", n_envs=2), norm_obs=False, norm_reward=False)
+    algo.load(tmp_path / "model", env=env, force_reset=force_reset)
+    assert np.array_equal(env.reset(), seeded_obs) == force_reset
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_a_distribution_without_entropy_uses_minus_the_mean_log_probability(algo):
+    # gSDE with squashed actions has no closed-form entropy (SB3's entropy() is None): -mean log pi stands in, as in PPO
+    kwargs = small_kwargs(algo)
+    kwargs["policy_kwargs"] |= dict(squash_output=True)
+    model = algo("MlpPolicy", "Pendulum-v1", use_sde=True, seed=0, **kwargs)
+    model.learn(64)
+    assert np.isfinite(model.logger.name_to_value["train/entropy_loss"])

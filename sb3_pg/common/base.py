@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 import torch as th
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.save_util import load_from_zip_file
-from stable_baselines3.common.type_aliases import GymEnv
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 
 SelfPolicyGradient = TypeVar("SelfPolicyGradient", bound="PolicyGradientAlgorithm")
 
@@ -16,12 +16,15 @@ def check_model_file(path: str | pathlib.Path | io.BufferedIOBase, algorithm: ty
     """
     Check that ``path`` is a readable model file written by ``algorithm``.
 
-    :param path: the model file
+    :param path: the model file (as SB3's ``load`` takes it: ``.zip`` is tried when the name has no suffix)
     :param algorithm: the class expected to have written it
-    :raise ValueError: naming the file and what is wrong with it
+    :raise FileNotFoundError: as SB3's ``load`` raises it, when there is no such file
+    :raise ValueError: naming the file and what is wrong with it, when it exists and cannot be read
     """
     try:
         data, _, _ = load_from_zip_file(path, device="cpu")
+    except FileNotFoundError:  # no such file: what SB3's load raises (``except FileNotFoundError`` resumes work)
+        raise
     except Exception as error:  # a truncated zip, a corrupted archive member, a missing entry, ...
         message = f"{path} is not a readable {algorithm.__name__} model file (truncated or corrupted?): {error}"
         raise ValueError(message) from error
@@ -38,7 +41,8 @@ class PolicyGradientAlgorithm(OnPolicyAlgorithm):
     SB3's ``OnPolicyAlgorithm``, whose saved files record the algorithm and whose ``load`` checks it.
 
     SB3's own ``load`` accepts a file of another algorithm that uses the same policy class (a PPO file loads as
-    an NPG, silently); this one refuses it, and refuses a truncated or corrupted file with the file's name.
+    an NPG, silently); this one refuses it, and refuses a truncated or corrupted file with the file's name. A
+    missing file raises ``FileNotFoundError``, as SB3's ``load`` does.
     With ``force_reset=False`` the env given to ``load`` is left as it is: the saved seed is not applied to it.
     """
 
@@ -46,6 +50,20 @@ class PolicyGradientAlgorithm(OnPolicyAlgorithm):
         super().__init__(*args, **kwargs)
         # Saved with the model's data, checked by load()
         self.algorithm_name = type(self).__name__
+
+    def learn(
+        self: SelfPolicyGradient,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        log_interval: int = 1,
+        tb_log_name: str = "",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfPolicyGradient:
+        """SB3's ``learn``; ``tb_log_name`` defaults to the algorithm's name, as SB3's own algorithms name theirs."""
+        return super().learn(
+            total_timesteps, callback, log_interval, tb_log_name or type(self).__name__, reset_num_timesteps, progress_bar
+        )
 
     @classmethod
     def load(  # type: ignore[override]
@@ -59,8 +77,6 @@ class PolicyGradientAlgorithm(OnPolicyAlgorithm):
         **kwargs: Any,
     ) -> SelfPolicyGradient:
         check_model_file(path, cls)
-        if isinstance(path, io.BufferedIOBase):
-            path.seek(0)
         model = super().load(path, env, device, custom_objects, print_system_info, force_reset, **kwargs)
         if env is not None and not force_reset:
             # SB3's load seeds the env for its next reset(). Without force_reset the env goes on as it was, so

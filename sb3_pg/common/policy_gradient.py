@@ -73,7 +73,7 @@ def policy_gradient_step(
     return PolicyGradientLosses(policy_loss.item(), entropy_loss.item())
 
 
-def record_std(logger: Logger, policy: ActorCriticPolicy) -> None:
+def record_std(logger: Logger, policy: ActorCriticPolicy) -> None:  # pragma: no mutate block
     """Log ``train/std``, the mean standard deviation of a Gaussian policy's actions (nothing for other policies)."""
     if hasattr(policy, "log_std"):
         logger.record("train/std", th.exp(policy.log_std).mean().item())

@@ -1,13 +1,13 @@
 import copy
 import warnings
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.distributions import kl_divergence
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+from stable_baselines3.common.type_aliases import GymEnv, Schedule
 from stable_baselines3.common.utils import explained_variance
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
@@ -17,8 +17,6 @@ from sb3_pg.common.critic import fit_critic, split_actor_critic
 from sb3_pg.common.natural import fisher_vector_product_fn, flat_gradient, natural_step
 from sb3_pg.common.policy_gradient import record_std
 from sb3_pg.npg.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
-
-SelfNPG = TypeVar("SelfNPG", bound="NPG")
 
 
 def _every(observations: th.Tensor | dict[str, th.Tensor], k: int) -> th.Tensor | dict[str, th.Tensor]:
@@ -237,21 +235,3 @@ class NPG(PolicyGradientAlgorithm):
         self.logger.record("train/step_skipped", int(result.step is None))
         record_std(self.logger, self.policy)
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-
-    def learn(
-        self: SelfNPG,
-        total_timesteps: int,
-        callback: MaybeCallback = None,
-        log_interval: int = 1,
-        tb_log_name: str = "NPG",
-        reset_num_timesteps: bool = True,
-        progress_bar: bool = False,
-    ) -> SelfNPG:
-        return super().learn(
-            total_timesteps=total_timesteps,
-            callback=callback,
-            log_interval=log_interval,
-            tb_log_name=tb_log_name,
-            reset_num_timesteps=reset_num_timesteps,
-            progress_bar=progress_bar,
-        )

@@ -1,5 +1,5 @@
 import warnings
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch as th
@@ -7,7 +7,7 @@ from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+from stable_baselines3.common.type_aliases import GymEnv, Schedule
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
@@ -24,8 +24,6 @@ from sb3_pg.common.checks import (
 from sb3_pg.common.policy_gradient import policy_gradient_step, record_std
 from sb3_pg.common.returns import discounted_returns
 from sb3_pg.reinforce.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
-
-SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
 
 BASELINES = ("none", "mean")
 
@@ -327,21 +325,3 @@ class REINFORCE(PolicyGradientAlgorithm):
         self.logger.record("rollout/discarded_steps", self.rollout_buffer.active.size - len(batch.advantages))
         record_std(self.logger, self.policy)
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-
-    def learn(
-        self: SelfREINFORCE,
-        total_timesteps: int,
-        callback: MaybeCallback = None,
-        log_interval: int = 1,
-        tb_log_name: str = "REINFORCE",
-        reset_num_timesteps: bool = True,
-        progress_bar: bool = False,
-    ) -> SelfREINFORCE:
-        return super().learn(
-            total_timesteps=total_timesteps,
-            callback=callback,
-            log_interval=log_interval,
-            tb_log_name=tb_log_name,
-            reset_num_timesteps=reset_num_timesteps,
-            progress_bar=progress_bar,
-        )

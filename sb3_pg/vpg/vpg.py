@@ -1,9 +1,9 @@
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import torch as th
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+from stable_baselines3.common.type_aliases import GymEnv, Schedule
 from stable_baselines3.common.utils import FloatSchedule, explained_variance, update_learning_rate
 
 from sb3_pg.common.base import PolicyGradientAlgorithm
@@ -11,8 +11,6 @@ from sb3_pg.common.checks import check_env_and_batch, check_hyperparameters, che
 from sb3_pg.common.critic import fit_critic, split_actor_critic
 from sb3_pg.common.policy_gradient import policy_gradient_step, record_std
 from sb3_pg.vpg.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
-
-SelfVPG = TypeVar("SelfVPG", bound="VPG")
 
 
 class VPG(PolicyGradientAlgorithm):
@@ -198,21 +196,3 @@ class VPG(PolicyGradientAlgorithm):
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return ["policy", "policy.optimizer", "critic_optimizer"], []
-
-    def learn(
-        self: SelfVPG,
-        total_timesteps: int,
-        callback: MaybeCallback = None,
-        log_interval: int = 1,
-        tb_log_name: str = "VPG",
-        reset_num_timesteps: bool = True,
-        progress_bar: bool = False,
-    ) -> SelfVPG:
-        return super().learn(
-            total_timesteps=total_timesteps,
-            callback=callback,
-            log_interval=log_interval,
-            tb_log_name=tb_log_name,
-            reset_num_timesteps=reset_num_timesteps,
-            progress_bar=progress_bar,
-        )
