@@ -154,7 +154,7 @@ class Comparison:
             none, from the re-run of its spec and seed in the folder ``rerun``, with the re-run's final return
         """
         updates, reruns = pd.read_csv(self.folder / "updates.csv"), pd.read_csv(rerun / "updates.csv")
-        finals = pd.read_csv(rerun / "runs.csv").set_index(["env", "seed"])["final_return"]
+        finals = pd.read_csv(rerun / "finals.csv").set_index(["env", "seed"])["final_return"]
         rows = []
         for env in self.envs:
             target = self.target_kl(env, "klppo")

@@ -12,7 +12,6 @@ import argparse
 import fnmatch
 import io
 import json
-import shutil
 import tarfile
 from pathlib import Path
 
@@ -71,7 +70,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     default = Path(__file__).resolve().parent.parent / "docs" / "benchmark"
     parser.add_argument("-f", "--folder", type=Path, nargs="+", default=[default], help="comparison folders")
-    parser.add_argument("-o", "--out", type=Path, help="write updates.csv, and the folders' runs.csv together, here")
+    parser.add_argument("-o", "--out", type=Path, help="write updates.csv here, with finals.csv and runs.tar.xz (raw)")
     args = parser.parse_args()
     out = args.out or args.folder[0]
     if len(args.folder) > 1 and args.out is None:
@@ -84,17 +83,16 @@ def main() -> None:
         print(f"{folder}: {len(rows)} updates; runs read from progress.csv, kept, with neither: {counts}")
     out.mkdir(parents=True, exist_ok=True)
     pd.concat(frames).to_csv(out / "updates.csv", index=False, lineterminator="\r\n")  # as csv.writer wrote it
-    if args.out is not None:  # the finished runs, whose final returns stand beside their logs, with their raw results
+    if args.out is not None:  # the finished runs' final returns beside their logs, and their raw results in one archive
         finished = pd.concat(runs)
         finished = finished[finished["status"] == "finished"]
-        finished.to_csv(out / "runs.csv", index=False)
-        for folder in args.folder:
-            for spec_file in folder.glob("*/*/seed_*/spec.json"):
-                run_dir = spec_file.parent.relative_to(folder)
-                if run_dir.as_posix() in set(finished["run_dir"]):
-                    (out / run_dir).mkdir(parents=True, exist_ok=True)
+        finished.to_csv(out / "finals.csv", index=False)
+        with tarfile.open(out / "runs.tar.xz", "w:xz") as archive:
+            for folder in args.folder:
+                for run_dir in sorted(set(finished["run_dir"])):
                     for name in ("spec.json", "result.json"):
-                        shutil.copyfile(folder / run_dir / name, out / run_dir / name)
+                        if (folder / run_dir / name).is_file():
+                            archive.add(folder / run_dir / name, arcname=f"{run_dir}/{name}")
     print(f"-> {out / 'updates.csv'}")
 
 
