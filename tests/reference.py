@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import torch as th
-from gymnasium import spaces
 
 from sb3_pg import KLPPO, NPG, REINFORCE, VPG
 from sb3_pg.common.critic import split_actor_critic
@@ -270,7 +269,3 @@ def next_kl_coef(model: KLPPO, kl: float) -> float:
     if model.kl_coef_update == "dual":
         return max(0.0, beta + model.kl_coef_lr * (kl - model.target_kl))
     return beta
-
-
-def discrete(space: spaces.Space) -> bool:
-    return isinstance(space, spaces.Discrete)
