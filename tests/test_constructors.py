@@ -43,6 +43,7 @@ OTHER = dict(
     use_sde=True,
     sde_sample_freq=4,
     rollout_buffer_kwargs=dict(tag="mine"),
+    fast_rollout=False,
     stats_window_size=7,
     tensorboard_log="runs/tb",
     policy_kwargs=dict(net_arch=[8]),
@@ -76,6 +77,7 @@ DEFAULTS[KLPPO] |= dict(max_grad_norm=0.5)
 DEFAULTS[REINFORCE] |= dict(max_grad_norm=0.5, ent_coef=0.0)
 for defaults in DEFAULTS.values():
     defaults |= dict(normalize_advantage=True, use_sde=False, sde_sample_freq=-1, stats_window_size=100, verbose=0)
+    defaults |= dict(fast_rollout=True)
 
 
 def arguments(algo: type) -> list[str]:

@@ -1,4 +1,4 @@
-"""What REINFORCE, VPG and NPG share beyond SB3's OnPolicyAlgorithm: model files that say which algorithm wrote them."""
+"""What the four algorithms share beyond SB3's OnPolicyAlgorithm: the rollout path, and model files naming their algorithm."""
 
 import io
 import pathlib
@@ -8,6 +8,8 @@ import torch as th
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
+
+from sb3_pg.common.rollout import FastRollout
 
 SelfPolicyGradient = TypeVar("SelfPolicyGradient", bound="PolicyGradientAlgorithm")
 
@@ -36,9 +38,13 @@ def check_model_file(path: str | pathlib.Path | io.BufferedIOBase, algorithm: ty
         raise ValueError(f"{path} was saved {origin}; load it with that algorithm's load(), not {algorithm.__name__}.load()")
 
 
-class PolicyGradientAlgorithm(OnPolicyAlgorithm):
+class PolicyGradientAlgorithm(FastRollout, OnPolicyAlgorithm):
     """
-    SB3's ``OnPolicyAlgorithm``, whose saved files record the algorithm and whose ``load`` checks it.
+    SB3's ``OnPolicyAlgorithm``, whose rollouts compute per step only the action, whose saved files record the
+    algorithm and whose ``load`` checks it.
+
+    **Rollouts** are collected by :class:`~sb3_pg.common.rollout.FastRollout`, with ``fast_rollout`` a
+    constructor argument.
 
     SB3's own ``load`` accepts a file of another algorithm that uses the same policy class (a PPO file loads as
     an NPG, silently); this one refuses it, and refuses a truncated or corrupted file with the file's name. A
@@ -46,8 +52,9 @@ class PolicyGradientAlgorithm(OnPolicyAlgorithm):
     With ``force_reset=False`` the env given to ``load`` is left as it is: the saved seed is not applied to it.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, fast_rollout: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fast_rollout = fast_rollout
         # Saved with the model's data, checked by load()
         self.algorithm_name = type(self).__name__
 

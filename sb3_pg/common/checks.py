@@ -159,7 +159,7 @@ HYPERPARAMETER_RULES: dict[str, Callable[[str, Any], None]] = {
     **dict.fromkeys(("ent_coef", "vf_coef", "cg_damping"), lambda name, value: check_real(name, value, low=0.0)),
     "target_kl": lambda name, value: check_real(name, value, low=0.0, low_open=True),
     "step_size": _positive_or_none,
-    **dict.fromkeys(("normalize_advantage", "use_sde"), check_bool),
+    **dict.fromkeys(("normalize_advantage", "use_sde", "fast_rollout"), check_bool),
     "max_grad_norm": lambda name, value: check_max_grad_norm(value),
 }
 

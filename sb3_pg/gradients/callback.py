@@ -108,7 +108,9 @@ class GradientQualityCallback(BaseCallback):
         states = (random.getstate(), np.random.get_state(), th.get_rng_state())
         cuda_states = th.cuda.get_rng_state_all() if th.cuda.is_available() else None
         try:
-            policy: ActorCriticPolicy = copy.deepcopy(model.policy)
+            # Without the action distribution's cache, which may hold tensors of the last update's autograd graph
+            cached = getattr(model.policy.action_dist, "distribution", None)
+            policy: ActorCriticPolicy = copy.deepcopy(model.policy, {id(cached): None})
             report = measure_gradients(
                 policy,
                 self.measure_env,

@@ -70,6 +70,9 @@ class NPG(PolicyGradientAlgorithm):
         Default: -1 (only sample at the beginning of the rollout)
     :param rollout_buffer_class: Rollout buffer class to use. If ``None``, it will be automatically selected.
     :param rollout_buffer_kwargs: Keyword arguments to pass to the rollout buffer on creation
+    :param fast_rollout: Compute per step only the action, through a NumPy copy of the actor, and the rollout's
+        values and log-probabilities in one pass at its end; ``False``, or a policy or buffer it does not cover,
+        takes SB3's per-step path (the same contents in the buffer, the same callback calls)
     :param normalize_advantage: Whether to normalize or not the advantage
     :param target_kl: Target Kullback-Leibler divergence of a step, the ``delta`` of the trust region, as in
         sb3-contrib's TRPO (the damped quadratic model's radius: see above). Values like 0.01, 0.05.
@@ -110,6 +113,7 @@ class NPG(PolicyGradientAlgorithm):
         sde_sample_freq: int = -1,
         rollout_buffer_class: type[RolloutBuffer] | None = None,
         rollout_buffer_kwargs: dict[str, Any] | None = None,
+        fast_rollout: bool = True,
         normalize_advantage: bool = True,
         target_kl: float = 0.01,
         sub_sampling_factor: int = 1,
@@ -136,6 +140,7 @@ class NPG(PolicyGradientAlgorithm):
             sde_sample_freq=sde_sample_freq,
             rollout_buffer_class=rollout_buffer_class,
             rollout_buffer_kwargs=rollout_buffer_kwargs,
+            fast_rollout=fast_rollout,
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,
             policy_kwargs=policy_kwargs,

@@ -1,14 +1,11 @@
-import warnings
 from typing import Any, ClassVar
 
-import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
-from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_pg.common.base import PolicyGradientAlgorithm
@@ -23,6 +20,7 @@ from sb3_pg.common.checks import (
 )
 from sb3_pg.common.policy_gradient import policy_gradient_step, record_std
 from sb3_pg.common.returns import discounted_returns
+from sb3_pg.common.rollout import collect_rollout
 from sb3_pg.reinforce.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 
 BASELINES = ("none", "mean")
@@ -80,6 +78,9 @@ class REINFORCE(PolicyGradientAlgorithm):
     :param rollout_buffer_class: Rollout buffer class to use, a subclass of ``EpisodicRolloutBuffer`` or
         ``EpisodicDictRolloutBuffer``. If ``None``, it will be automatically selected.
     :param rollout_buffer_kwargs: Keyword arguments to pass to the rollout buffer on creation.
+    :param fast_rollout: Compute per step only the action, through a NumPy copy of the actor, and the rollout's
+        values and log-probabilities in one pass at its end; ``False``, or a policy or buffer it does not cover,
+        takes SB3's per-step path (the same contents in the buffer, the same callback calls)
     :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
         the reported success rate, mean episode length, and mean reward over
     :param tensorboard_log: the log location for tensorboard (if None, no logging)
@@ -116,6 +117,7 @@ class REINFORCE(PolicyGradientAlgorithm):
         sde_sample_freq: int = -1,
         rollout_buffer_class: type[RolloutBuffer] | None = None,
         rollout_buffer_kwargs: dict[str, Any] | None = None,
+        fast_rollout: bool = True,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -147,6 +149,7 @@ class REINFORCE(PolicyGradientAlgorithm):
             sde_sample_freq=sde_sample_freq,
             rollout_buffer_class=rollout_buffer_class,
             rollout_buffer_kwargs=rollout_buffer_kwargs,
+            fast_rollout=fast_rollout,
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,
             policy_kwargs=policy_kwargs,
@@ -181,7 +184,9 @@ class REINFORCE(PolicyGradientAlgorithm):
         Collect complete episodes with the current policy and compute their Monte Carlo returns.
 
         Each env steps at least ``n_rollout_steps`` times, then until its current episode ends; steps an env
-        takes after that are not stored. Only the actor is evaluated: no value is predicted.
+        takes after that are not stored. Only the actor is evaluated: no value is predicted. The action comes
+        from the NumPy actor where it covers the policy, else from the torch policy step by step
+        (:func:`~sb3_pg.common.rollout.collect_rollout`).
 
         :param env: The training environment
         :param callback: Callback that will be called at each step
@@ -191,95 +196,15 @@ class REINFORCE(PolicyGradientAlgorithm):
         :return: True if the rollout finished, False if the callback stopped it (its data is then not used)
         """
         assert isinstance(rollout_buffer, _EpisodicStorage)
-        assert self._last_obs is not None, "No previous observation was provided"
-        self.policy.set_training_mode(False)
-
-        if not np.all(self._last_episode_starts):
-            # Some env is mid-episode (after a multi-env rollout or an interrupted one): an episode begun
-            # earlier would be incomplete, so every env starts a fresh one
-            self._last_obs = env.reset()  # type: ignore[assignment]
-            self._last_episode_starts = np.ones((env.num_envs,), dtype=bool)
-
-        n_steps = 0
-        storing = np.ones(env.num_envs, dtype=bool)
-        episode_steps = np.zeros(env.num_envs, dtype=np.int64)  # of the episode each env is in
-        cut = np.zeros(env.num_envs, dtype=bool)  # envs whose episode was truncated at max_episode_steps last step
-        no_value = th.zeros(env.num_envs)
-        rollout_buffer.reset()
-        if self.use_sde:
-            self.policy.reset_noise(env.num_envs)
-
-        callback.on_rollout_start()
-
-        while storing.any():
-            if self.use_sde and self.sde_sample_freq > 0 and n_steps % self.sde_sample_freq == 0:
-                self.policy.reset_noise(env.num_envs)
-
-            with th.no_grad():
-                obs_tensor = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
-                distribution = self.policy.get_distribution(obs_tensor)
-                actions = distribution.get_actions()
-                log_probs = distribution.log_prob(actions)
-            actions = actions.cpu().numpy().reshape((-1, *self.action_space.shape))  # type: ignore[misc]
-
-            clipped_actions = actions
-            if isinstance(self.action_space, spaces.Box):
-                if self.policy.squash_output:
-                    clipped_actions = self.policy.unscale_action(clipped_actions)
-                else:
-                    clipped_actions = np.clip(actions, self.action_space.low, self.action_space.high)
-
-            new_obs, rewards, dones, infos = env.step(clipped_actions)
-            self.num_timesteps += env.num_envs
-
-            callback.update_locals(locals())
-            if not callback.on_step():
-                # The env has moved on: the next rollout starts from where it is (and resets it if mid-episode)
-                self._last_obs, self._last_episode_starts = new_obs, dones
-                return False
-
-            # Episode statistics of stored episodes only: which episodes are stored never depends on their own
-            # length, so the logged means are not biased toward the short episodes that end while envs wait
-            self._update_info_buffer([info if store else {} for info, store in zip(infos, storing, strict=True)], dones)
-            n_steps += 1
-
-            if isinstance(self.action_space, spaces.Discrete):
-                actions = actions.reshape(-1, 1)
-
-            # No bootstrapping at time-limit truncations: a truncated episode is a finished one
-            rollout_buffer.add_step(
-                self._last_obs,  # type: ignore[arg-type]
-                actions,
-                rewards,
-                self._last_episode_starts | cut,  # type: ignore[operator]
-                no_value,
-                log_probs,
-                active=storing,
-            )
-            self._last_obs = new_obs  # type: ignore[assignment]
-            self._last_episode_starts = dones
-            episode_steps = np.where(dones, 0, episode_steps + 1)
-            # An episode that has not ended after max_episode_steps is truncated there, and its env stops storing
-            cut = storing & (episode_steps >= self.max_episode_steps)
-            if cut.any():
-                warnings.warn(
-                    f"REINFORCE: the episode of env {int(np.flatnonzero(cut)[0])} ran {self.max_episode_steps} steps "
-                    f"(max_episode_steps) without ending, {self.num_timesteps} timesteps in: it is truncated there. "
-                    "REINFORCE needs episodes that end: wrap the env in gymnasium.wrappers.TimeLimit, or raise "
-                    "max_episode_steps.",
-                    stacklevel=2,
-                )
-            storing = storing & ~cut
-            # An env stops storing at its first episode end once it has n_rollout_steps steps
-            if n_steps >= n_rollout_steps:
-                storing = storing & ~dones
-
-        rollout_buffer.finish()
-        self._compute_weights(rollout_buffer)
-
-        callback.update_locals(locals())
-        callback.on_rollout_end()
-        return True
+        return collect_rollout(
+            self,
+            env,
+            callback,
+            rollout_buffer,
+            n_rollout_steps,
+            lambda buffer, last_values, dones: self._compute_weights(buffer),  # type: ignore[arg-type]
+            max_episode_steps=self.max_episode_steps,
+        )
 
     def _compute_weights(self, rollout_buffer: EpisodicRolloutBuffer) -> None:
         """

@@ -60,6 +60,9 @@ class VPG(PolicyGradientAlgorithm):
         Default: -1 (only sample at the beginning of the rollout)
     :param rollout_buffer_class: Rollout buffer class to use. If ``None``, it will be automatically selected.
     :param rollout_buffer_kwargs: Keyword arguments to pass to the rollout buffer on creation.
+    :param fast_rollout: Compute per step only the action, through a NumPy copy of the actor, and the rollout's
+        values and log-probabilities in one pass at its end; ``False``, or a policy or buffer it does not cover,
+        takes SB3's per-step path (the same contents in the buffer, the same callback calls)
     :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
         the reported success rate, mean episode length, and mean reward over
     :param tensorboard_log: the log location for tensorboard (if None, no logging)
@@ -97,6 +100,7 @@ class VPG(PolicyGradientAlgorithm):
         sde_sample_freq: int = -1,
         rollout_buffer_class: type[RolloutBuffer] | None = None,
         rollout_buffer_kwargs: dict[str, Any] | None = None,
+        fast_rollout: bool = True,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -120,6 +124,7 @@ class VPG(PolicyGradientAlgorithm):
             sde_sample_freq=sde_sample_freq,
             rollout_buffer_class=rollout_buffer_class,
             rollout_buffer_kwargs=rollout_buffer_kwargs,
+            fast_rollout=fast_rollout,
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,
             policy_kwargs=policy_kwargs,
