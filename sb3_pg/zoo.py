@@ -146,35 +146,23 @@ def sample_reinforce_params(trial: "optuna.Trial", n_actions: int, n_envs: int, 
     :param additional_args: unused
     :return: keyword arguments for ``REINFORCE``
     """
-    # From 2**5=32 to 2**12=4096: the minimum steps of a rollout, which then runs on to the end of its episodes
-    n_steps_pow = trial.suggest_int("n_steps_pow", 5, 12)
-    # gamma from 0.9 (the zoo's Pendulum-v1) to 0.9999
-    one_minus_gamma = trial.suggest_float("one_minus_gamma", 0.0001, 0.1, log=True)
-    # One gradient step per batch of episodes: larger rates than the zoo's 2e-3 are worth trying
-    learning_rate = trial.suggest_float("learning_rate", 1e-5, 0.01, log=True)
-    reward_to_go = trial.suggest_categorical("reward_to_go", [True, False])
-    baseline = trial.suggest_categorical("baseline", ["none", "mean"])
-    normalize_advantage = trial.suggest_categorical("normalize_advantage", [True, False])
-    ent_coef = trial.suggest_float("ent_coef", 0.00000001, 0.1, log=True)
-    max_grad_norm = trial.suggest_float("max_grad_norm", 0.3, 5)
-    net_arch = trial.suggest_categorical("net_arch", ["tiny", "small", "medium"])
-    activation_fn = trial.suggest_categorical("activation_fn", ["tanh", "relu"])
-    # A standard deviation from exp(-2) = 0.14 to exp(0) = 1; Tianshou's MuJoCo REINFORCE starts at exp(-0.5)
-    continuous = {"log_std_init": trial.suggest_float("log_std_init", -2, 0)} if n_actions > 0 else {}
-
     hyperparams = convert_reinforce_params(
         {
-            **continuous,
-            "n_steps_pow": n_steps_pow,
-            "one_minus_gamma": one_minus_gamma,
-            "learning_rate": learning_rate,
-            "reward_to_go": reward_to_go,
-            "baseline": baseline,
-            "normalize_advantage": normalize_advantage,
-            "ent_coef": ent_coef,
-            "max_grad_norm": max_grad_norm,
-            "net_arch": net_arch,
-            "activation_fn": activation_fn,
+            # From 2**5=32 to 2**12=4096: the minimum steps of a rollout, which then runs on to the end of its episodes
+            "n_steps_pow": trial.suggest_int("n_steps_pow", 5, 12),
+            # gamma from 0.9 (the zoo's Pendulum-v1) to 0.9999
+            "one_minus_gamma": trial.suggest_float("one_minus_gamma", 0.0001, 0.1, log=True),
+            # One gradient step per batch of episodes: larger rates than the zoo's 2e-3 are worth trying
+            "learning_rate": trial.suggest_float("learning_rate", 1e-5, 0.01, log=True),
+            "reward_to_go": trial.suggest_categorical("reward_to_go", [True, False]),
+            "baseline": trial.suggest_categorical("baseline", ["none", "mean"]),
+            "normalize_advantage": trial.suggest_categorical("normalize_advantage", [True, False]),
+            "ent_coef": trial.suggest_float("ent_coef", 0.00000001, 0.1, log=True),
+            "max_grad_norm": trial.suggest_float("max_grad_norm", 0.3, 5),
+            "net_arch": trial.suggest_categorical("net_arch", ["tiny", "small", "medium"]),
+            "activation_fn": trial.suggest_categorical("activation_fn", ["tanh", "relu"]),
+            # A standard deviation from exp(-2) = 0.14 to exp(0) = 1; Tianshou's MuJoCo REINFORCE starts at exp(-0.5)
+            **({"log_std_init": trial.suggest_float("log_std_init", -2, 0)} if n_actions > 0 else {}),
         }
     )
     _set_user_attrs(trial, hyperparams)
@@ -191,37 +179,24 @@ def sample_vpg_params(trial: "optuna.Trial", n_actions: int, n_envs: int, additi
     :param additional_args: unused
     :return: keyword arguments for ``VPG``
     """
-    # From 2**5=32 to 2**12=4096
-    n_steps_pow = trial.suggest_int("n_steps_pow", 5, 12)
-    # From 2**5=32 to 2**10=1024, capped at n_steps: minibatches of the critic fit
-    batch_size_pow = trial.suggest_int("batch_size_pow", 5, 10)
-    # gamma from 0.9 (the zoo's Pendulum-v1) to 0.9999
-    one_minus_gamma = trial.suggest_float("one_minus_gamma", 0.0001, 0.1, log=True)
-    one_minus_gae_lambda = trial.suggest_float("one_minus_gae_lambda", 0.0001, 0.1, log=True)
-    # Actor: one gradient step per rollout; critic: n_critic_updates passes of minibatch regression
-    learning_rate = trial.suggest_float("learning_rate", 1e-5, 0.01, log=True)
-    vf_learning_rate = trial.suggest_float("vf_learning_rate", 1e-5, 0.01, log=True)
-    n_critic_updates = trial.suggest_int("n_critic_updates", 1, 30)
-    normalize_advantage = trial.suggest_categorical("normalize_advantage", [True, False])
-    ent_coef = trial.suggest_float("ent_coef", 0.00000001, 0.1, log=True)
-    max_grad_norm = trial.suggest_float("max_grad_norm", 0.3, 5)
-    net_arch = trial.suggest_categorical("net_arch", ["small", "medium"])
-    activation_fn = trial.suggest_categorical("activation_fn", ["tanh", "relu"])
-
     hyperparams = convert_critic_params(
         {
-            "n_steps_pow": n_steps_pow,
-            "batch_size_pow": batch_size_pow,
-            "one_minus_gamma": one_minus_gamma,
-            "one_minus_gae_lambda": one_minus_gae_lambda,
-            "learning_rate": learning_rate,
-            "vf_learning_rate": vf_learning_rate,
-            "n_critic_updates": n_critic_updates,
-            "normalize_advantage": normalize_advantage,
-            "ent_coef": ent_coef,
-            "max_grad_norm": max_grad_norm,
-            "net_arch": net_arch,
-            "activation_fn": activation_fn,
+            # From 2**5=32 to 2**12=4096
+            "n_steps_pow": trial.suggest_int("n_steps_pow", 5, 12),
+            # From 2**5=32 to 2**10=1024, capped at n_steps: minibatches of the critic fit
+            "batch_size_pow": trial.suggest_int("batch_size_pow", 5, 10),
+            # gamma from 0.9 (the zoo's Pendulum-v1) to 0.9999
+            "one_minus_gamma": trial.suggest_float("one_minus_gamma", 0.0001, 0.1, log=True),
+            "one_minus_gae_lambda": trial.suggest_float("one_minus_gae_lambda", 0.0001, 0.1, log=True),
+            # Actor: one gradient step per rollout; critic: n_critic_updates passes of minibatch regression
+            "learning_rate": trial.suggest_float("learning_rate", 1e-5, 0.01, log=True),
+            "vf_learning_rate": trial.suggest_float("vf_learning_rate", 1e-5, 0.01, log=True),
+            "n_critic_updates": trial.suggest_int("n_critic_updates", 1, 30),
+            "normalize_advantage": trial.suggest_categorical("normalize_advantage", [True, False]),
+            "ent_coef": trial.suggest_float("ent_coef", 0.00000001, 0.1, log=True),
+            "max_grad_norm": trial.suggest_float("max_grad_norm", 0.3, 5),
+            "net_arch": trial.suggest_categorical("net_arch", ["small", "medium"]),
+            "activation_fn": trial.suggest_categorical("activation_fn", ["tanh", "relu"]),
         }
     )
     _set_user_attrs(trial, hyperparams)
@@ -238,36 +213,24 @@ def sample_npg_params(trial: "optuna.Trial", n_actions: int, n_envs: int, additi
     :param additional_args: unused
     :return: keyword arguments for ``NPG``
     """
-    # From 2**5=32 to 2**12=4096
-    n_steps_pow = trial.suggest_int("n_steps_pow", 5, 12)
-    # From 2**5=32 to 2**10=1024, capped at n_steps: minibatches of the critic fit
-    batch_size_pow = trial.suggest_int("batch_size_pow", 5, 10)
-    # gamma from 0.9 (the zoo's Pendulum-v1) to 0.9999
-    one_minus_gamma = trial.suggest_float("one_minus_gamma", 0.0001, 0.1, log=True)
-    one_minus_gae_lambda = trial.suggest_float("one_minus_gae_lambda", 0.0001, 0.1, log=True)
-    # The critic's learning rate: the policy step is set by target_kl
-    learning_rate = trial.suggest_float("learning_rate", 1e-5, 0.002, log=True)
-    n_critic_updates = trial.suggest_int("n_critic_updates", 5, 30)
-    cg_max_steps = trial.suggest_int("cg_max_steps", 5, 30)
-    cg_damping = trial.suggest_categorical("cg_damping", [0.5, 0.2, 0.1, 0.05, 0.01])
-    # Without a line search, every step has this KL to second order
-    target_kl = trial.suggest_float("target_kl", 0.001, 0.1, log=True)
-    net_arch = trial.suggest_categorical("net_arch", ["small", "medium"])
-    activation_fn = trial.suggest_categorical("activation_fn", ["tanh", "relu"])
-
     hyperparams = convert_critic_params(
         {
-            "n_steps_pow": n_steps_pow,
-            "batch_size_pow": batch_size_pow,
-            "one_minus_gamma": one_minus_gamma,
-            "one_minus_gae_lambda": one_minus_gae_lambda,
-            "learning_rate": learning_rate,
-            "n_critic_updates": n_critic_updates,
-            "cg_max_steps": cg_max_steps,
-            "cg_damping": cg_damping,
-            "target_kl": target_kl,
-            "net_arch": net_arch,
-            "activation_fn": activation_fn,
+            # From 2**5=32 to 2**12=4096
+            "n_steps_pow": trial.suggest_int("n_steps_pow", 5, 12),
+            # From 2**5=32 to 2**10=1024, capped at n_steps: minibatches of the critic fit
+            "batch_size_pow": trial.suggest_int("batch_size_pow", 5, 10),
+            # gamma from 0.9 (the zoo's Pendulum-v1) to 0.9999
+            "one_minus_gamma": trial.suggest_float("one_minus_gamma", 0.0001, 0.1, log=True),
+            "one_minus_gae_lambda": trial.suggest_float("one_minus_gae_lambda", 0.0001, 0.1, log=True),
+            # The critic's learning rate: the policy step is set by target_kl
+            "learning_rate": trial.suggest_float("learning_rate", 1e-5, 0.002, log=True),
+            "n_critic_updates": trial.suggest_int("n_critic_updates", 5, 30),
+            "cg_max_steps": trial.suggest_int("cg_max_steps", 5, 30),
+            "cg_damping": trial.suggest_categorical("cg_damping", [0.5, 0.2, 0.1, 0.05, 0.01]),
+            # Without a line search, every step has this KL to second order
+            "target_kl": trial.suggest_float("target_kl", 0.001, 0.1, log=True),
+            "net_arch": trial.suggest_categorical("net_arch", ["small", "medium"]),
+            "activation_fn": trial.suggest_categorical("activation_fn", ["tanh", "relu"]),
         }
     )
     _set_user_attrs(trial, hyperparams)
@@ -284,38 +247,24 @@ def sample_klppo_params(trial: "optuna.Trial", n_actions: int, n_envs: int, addi
     :param additional_args: unused
     :return: keyword arguments for ``KLPPO``
     """
-    # From 2**2=4 to 2**10=1024, capped at n_steps, as the zoo's PPO sampler (but for the cap)
-    batch_size_pow = trial.suggest_int("batch_size_pow", 2, 10)
-    # From 2**5=32 to 2**12=4096
-    n_steps_pow = trial.suggest_int("n_steps_pow", 5, 12)
-    one_minus_gamma = trial.suggest_float("one_minus_gamma", 0.0001, 0.03, log=True)
-    one_minus_gae_lambda = trial.suggest_float("one_minus_gae_lambda", 0.0001, 0.1, log=True)
-    learning_rate = trial.suggest_float("learning_rate", 1e-5, 0.002, log=True)
-    ent_coef = trial.suggest_float("ent_coef", 0.00000001, 0.1, log=True)
-    n_epochs = trial.suggest_categorical("n_epochs", [1, 5, 10, 20])
-    # The penalty: the paper's d_targ 0.003-0.03 and fixed beta 0.3-10, each widened
-    target_kl = trial.suggest_float("target_kl", 0.001, 0.1, log=True)
-    kl_coef = trial.suggest_float("kl_coef", 0.1, 10, log=True)
-    kl_coef_update = trial.suggest_categorical("kl_coef_update", ["adaptive", "dual", "fixed"])
-    max_grad_norm = trial.suggest_float("max_grad_norm", 0.3, 2)
-    net_arch = trial.suggest_categorical("net_arch", ["tiny", "small", "medium"])
-    activation_fn = trial.suggest_categorical("activation_fn", ["tanh", "relu"])
-
     hyperparams = convert_critic_params(
         {
-            "n_steps_pow": n_steps_pow,
-            "batch_size_pow": batch_size_pow,
-            "one_minus_gamma": one_minus_gamma,
-            "one_minus_gae_lambda": one_minus_gae_lambda,
-            "learning_rate": learning_rate,
-            "ent_coef": ent_coef,
-            "n_epochs": n_epochs,
-            "target_kl": target_kl,
-            "kl_coef": kl_coef,
-            "kl_coef_update": kl_coef_update,
-            "max_grad_norm": max_grad_norm,
-            "net_arch": net_arch,
-            "activation_fn": activation_fn,
+            # From 2**2=4 to 2**10=1024, capped at n_steps, as the zoo's PPO sampler (but for the cap)
+            "batch_size_pow": trial.suggest_int("batch_size_pow", 2, 10),
+            # From 2**5=32 to 2**12=4096
+            "n_steps_pow": trial.suggest_int("n_steps_pow", 5, 12),
+            "one_minus_gamma": trial.suggest_float("one_minus_gamma", 0.0001, 0.03, log=True),
+            "one_minus_gae_lambda": trial.suggest_float("one_minus_gae_lambda", 0.0001, 0.1, log=True),
+            "learning_rate": trial.suggest_float("learning_rate", 1e-5, 0.002, log=True),
+            "ent_coef": trial.suggest_float("ent_coef", 0.00000001, 0.1, log=True),
+            "n_epochs": trial.suggest_categorical("n_epochs", [1, 5, 10, 20]),
+            # The penalty: the paper's d_targ 0.003-0.03 and fixed beta 0.3-10, each widened
+            "target_kl": trial.suggest_float("target_kl", 0.001, 0.1, log=True),
+            "kl_coef": trial.suggest_float("kl_coef", 0.1, 10, log=True),
+            "kl_coef_update": trial.suggest_categorical("kl_coef_update", ["adaptive", "dual", "fixed"]),
+            "max_grad_norm": trial.suggest_float("max_grad_norm", 0.3, 2),
+            "net_arch": trial.suggest_categorical("net_arch", ["tiny", "small", "medium"]),
+            "activation_fn": trial.suggest_categorical("activation_fn", ["tanh", "relu"]),
         }
     )
     _set_user_attrs(trial, hyperparams)

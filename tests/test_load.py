@@ -1,7 +1,12 @@
-"""``load`` of a missing or unreadable file: what SB3 raises where SB3 raises it, the project's error else."""
+"""``load``: a missing or unreadable file raises what SB3 raises or the project's error; 0.2.0's files still load."""
 
+import json
+from pathlib import Path
+
+import numpy as np
 import pytest
 from stable_baselines3 import PPO
+from stable_baselines3.common.env_util import make_vec_env
 
 from sb3_pg import KLPPO, NPG, REINFORCE, VPG
 
@@ -32,3 +37,18 @@ def test_an_existing_file_that_cannot_be_read_gets_the_project_error(algo, tmp_p
     # Without a suffix, SB3 tries the name with .zip, and so does the check
     algo("MlpPolicy", "CartPole-v1", n_steps=32, policy_kwargs=dict(net_arch=[8])).save(tmp_path / "model.zip")
     assert isinstance(algo.load(str(tmp_path / "model")), algo)
+
+
+V020 = Path(__file__).resolve().parent / "data" / "v0.2.0"
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_models_saved_by_0_2_0_still_load(algo):
+    # Written by tests/data/v0.2.0/make.py with sb3_pg 0.2.0: the same policy, actions and onward training
+    expected = json.loads((V020 / "expected.json").read_text())[algo.__name__]
+    model = algo.load(V020 / f"{algo.__name__.lower()}.zip", env=make_vec_env(expected["env"], seed=0), device="cpu")
+    assert model.algorithm_name == algo.__name__ and model.num_timesteps == expected["num_timesteps"] and model.fast_rollout
+    actions, _ = model.predict(np.array(expected["observations"], dtype=np.float32), deterministic=True)
+    np.testing.assert_allclose(actions, expected["actions"], rtol=1e-6, atol=1e-6)
+    model.learn(64, reset_num_timesteps=False)
+    assert model.num_timesteps >= expected["num_timesteps"] + 64

@@ -2,13 +2,17 @@
 
 import io
 import pathlib
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import torch as th
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 
+from sb3_pg.common.checks import check_rollout_finite
+from sb3_pg.common.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
+from sb3_pg.common.policy_gradient import record_std
 from sb3_pg.common.rollout import FastRollout
 
 SelfPolicyGradient = TypeVar("SelfPolicyGradient", bound="PolicyGradientAlgorithm")
@@ -52,11 +56,30 @@ class PolicyGradientAlgorithm(FastRollout, OnPolicyAlgorithm):
     With ``force_reset=False`` the env given to ``load`` is left as it is: the saved seed is not applied to it.
     """
 
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
+        "MlpPolicy": MlpPolicy,
+        "CnnPolicy": CnnPolicy,
+        "MultiInputPolicy": MultiInputPolicy,
+    }
+
     def __init__(self, *args: Any, fast_rollout: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fast_rollout = fast_rollout
         # Saved with the model's data, checked by load()
         self.algorithm_name = type(self).__name__
+
+    def _start_update(self) -> None:
+        """The start of every ``train()``: refuse a non-finite rollout, training mode, the policy's learning rate."""
+        check_rollout_finite(self.rollout_buffer, self.num_timesteps)
+        self.policy.set_training_mode(True)
+        self._update_learning_rate(self.policy.optimizer)
+
+    def _record_update(self, values: dict[str, float]) -> None:
+        """The end of every ``train()``: log ``values`` by key, a Gaussian policy's ``train/std``, ``train/n_updates``."""
+        for key, value in values.items():
+            self.logger.record(key, value)
+        record_std(self.logger, self.policy)
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
 
     def learn(
         self: SelfPolicyGradient,

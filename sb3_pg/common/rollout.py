@@ -158,18 +158,15 @@ class NumpyPolicy:
             return np.concatenate([obs[key].reshape(n, -1) for key in self.keys], axis=1)
         return obs.reshape(n, -1)
 
-    def _noise(self) -> Array:
-        """:return: the next step's noise, shape ``(n_envs, width)``, drawing ``chunk`` steps' worth when used up"""
-        if self.used == self.chunk:
-            shape = (self.chunk, self.n_envs, self.width)
-            if self.kind is DiagGaussianDistribution:
-                noise = th.randn(shape) * th.exp(self.log_std)
-            else:
-                uniform = th.rand(shape, dtype=th.float64).clamp_(1e-300, 1.0 - 2**-53)
-                noise = th.log(uniform / (1 - uniform)) if self.kind is BernoulliDistribution else -th.log(-th.log(uniform))
-            self.bulk, self.used = noise.numpy(), 0
-        self.used += 1
-        return self.bulk[self.used - 1]
+    def _draw(self) -> None:
+        """Draw ``chunk`` steps' noise, shape ``(chunk, n_envs, width)``"""
+        shape = (self.chunk, self.n_envs, self.width)
+        if self.kind is DiagGaussianDistribution:
+            noise = th.randn(shape) * th.exp(self.log_std)
+        else:
+            uniform = th.rand(shape, dtype=th.float64).clamp_(1e-300, 1.0 - 2**-53)
+            noise = th.log(uniform / (1 - uniform)) if self.kind is BernoulliDistribution else -th.log(-th.log(uniform))
+        self.bulk, self.used = noise.numpy(), 0
 
     def __call__(self, obs: Array) -> Array:
         """
@@ -182,7 +179,10 @@ class NumpyPolicy:
         for weight, activation in self.hidden:
             x = activation(np.dot(x, weight))
         x = np.dot(x, self.output)
-        noise = self._noise()
+        if self.used == self.chunk:
+            self._draw()
+        noise = self.bulk[self.used]
+        self.used += 1
         if self.kind is DiagGaussianDistribution:
             x += noise
             return x.reshape(self.action_shape)
@@ -469,7 +469,24 @@ def collect_rollout(
         new_obs, rewards, dones, infos = env.step(clipped_actions)
         model.num_timesteps += n_envs
 
-        callback.update_locals(locals())
+        # SB3's names for the callbacks (self.locals), as its collect_rollouts has them but for the per-step values
+        # and log-probabilities, which exist only once the rollout is over
+        callback.update_locals(
+            {
+                "self": model,
+                "env": env,
+                "callback": callback,
+                "rollout_buffer": rollout_buffer,
+                "n_rollout_steps": n_rollout_steps,
+                "n_steps": n_steps,
+                "actions": actions,
+                "clipped_actions": clipped_actions,
+                "new_obs": new_obs,
+                "rewards": rewards,
+                "dones": dones,
+                "infos": infos,
+            }
+        )
         if not callback.on_step():
             if episodic:  # the env has moved on: the next rollout starts from where it is (resetting it if mid-episode)
                 model._last_obs, model._last_episode_starts = new_obs, dones

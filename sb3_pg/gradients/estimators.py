@@ -41,6 +41,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_pg.common.critic import fit_critic, split_actor_critic
 from sb3_pg.common.natural import fisher_vector_product_fn, flat_gradient, solve_fisher
+from sb3_pg.common.policy_gradient import flat_actions, snapshot
 from sb3_pg.common.returns import discounted_returns
 
 # The weightings whose mean is the policy gradient the algorithms follow, sum_t E[Q(s_t, a_t) grad log pi], whatever
@@ -388,13 +389,10 @@ def batch_gradients(
     """
     actor_params, _ = split_actor_critic(policy)
     obs_tensor = obs_as_tensor(observations, policy.device)  # type: ignore[arg-type]
-    actions_tensor = th.as_tensor(actions, device=policy.device)
-    if isinstance(policy.action_space, spaces.Discrete):
-        actions_tensor = actions_tensor.long().flatten()
+    actions_tensor = flat_actions(th.as_tensor(actions, device=policy.device), policy.action_space)
     if natural:
         with th.no_grad():
-            # Shallow copy: get_distribution() below gives the policy's distribution new parameters (as NPG does)
-            old_distribution = copy.copy(policy.get_distribution(obs_tensor))
+            old_distribution = snapshot(policy, obs_tensor)
     distribution = policy.get_distribution(obs_tensor)
     log_prob = distribution.log_prob(actions_tensor)
     fisher_vector_product = (

@@ -2,15 +2,14 @@ import copy
 import math
 import warnings
 from collections import defaultdict
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch as th
-from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.distributions import Distribution, kl_divergence
-from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
+from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.type_aliases import (
     DictRolloutBufferSamples,
     GymEnv,
@@ -28,10 +27,8 @@ from sb3_pg.common.checks import (
     check_hyperparameters,
     check_learning_rate,
     check_real,
-    check_rollout_finite,
 )
-from sb3_pg.common.policy_gradient import record_std
-from sb3_pg.klppo.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
+from sb3_pg.common.policy_gradient import entropy_loss, evaluate, flat_actions, snapshot, standardized
 
 SelfKLPPO = TypeVar("SelfKLPPO", bound="KLPPO")
 
@@ -191,11 +188,6 @@ class KLPPO(PolicyGradientAlgorithm):
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
 
-    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
-        "MlpPolicy": MlpPolicy,
-        "CnnPolicy": CnnPolicy,
-        "MultiInputPolicy": MultiInputPolicy,
-    }
     clip_range_schedule: Schedule | None
 
     def __init__(
@@ -299,15 +291,13 @@ class KLPPO(PolicyGradientAlgorithm):
             L_KL(theta') = mean_t r_t(theta') A_t - beta * mean_t KL(pi_theta(.|s_t) || pi_theta'(.|s_t))
             d = the mean KL over the whole rollout after the epochs;  beta <- update_kl_coef(beta, d)
         """
-        check_rollout_finite(self.rollout_buffer, self.num_timesteps)
-        self.policy.set_training_mode(True)
-        self._update_learning_rate(self.policy.optimizer)
+        self._start_update()
         clip_range = None if self.clip_range_schedule is None else self.clip_range_schedule(self._current_progress_remaining)
 
         # pi_theta on the whole rollout: the parameters have not moved since they collected it
         rollout = next(self.rollout_buffer.get(batch_size=None))
         with th.no_grad():
-            old_distribution = copy.copy(self.policy.get_distribution(rollout.observations))
+            old_distribution = snapshot(self.policy, rollout.observations)
 
         stats: dict[str, list[th.Tensor]] = defaultdict(list)
         for _ in range(self.n_epochs):
@@ -330,15 +320,11 @@ class KLPPO(PolicyGradientAlgorithm):
         self.kl_coef = update_kl_coef(kl_coef, kl, self.target_kl, self.kl_coef_update, self.kl_coef_lr)
 
         explained_var = explained_variance(self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten())
-        for name, values in stats.items():
-            self.logger.record(f"train/{name}", th.stack(values).mean().item())
-        self.logger.record("train/kl_coef", kl_coef)
-        self.logger.record("train/kl_divergence", kl)
-        self.logger.record("train/explained_variance", explained_var)
-        if clip_range is not None:
-            self.logger.record("train/clip_range", clip_range)
-        record_std(self.logger, self.policy)
-        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        means = {f"train/{name}": th.stack(values).mean().item() for name, values in stats.items()}
+        clipping = {} if clip_range is None else {"train/clip_range": clip_range}
+        self._record_update(
+            means | {"train/kl_coef": kl_coef, "train/kl_divergence": kl, "train/explained_variance": explained_var} | clipping
+        )
 
     def _minibatch_loss(
         self,
@@ -357,16 +343,9 @@ class KLPPO(PolicyGradientAlgorithm):
         :param stats: where to append the minibatch's losses (detached) for the logger
         :return: the loss to minimise
         """
-        actions = batch.actions
-        if isinstance(self.action_space, spaces.Discrete):
-            actions = actions.long().flatten()
-        values, log_prob, entropy = self.policy.evaluate_actions(batch.observations, actions)
-        # evaluate_actions has just set the policy's action distribution to pi_theta' on these states
-        distribution = self.policy.action_dist
-
-        advantages = batch.advantages
-        if self.normalize_advantage and len(advantages) > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        actions = flat_actions(batch.actions, self.action_space)
+        values, log_prob, entropy, distribution = evaluate(self.policy, batch.observations, actions)  # pi_theta'
+        advantages = standardized(batch.advantages, self.normalize_advantage)
 
         # r_t A_t (clipped, if asked), and the penalty beta * KL(pi_theta || pi_theta')
         ratio = th.exp(log_prob - batch.old_log_prob)
@@ -379,11 +358,11 @@ class KLPPO(PolicyGradientAlgorithm):
         policy_loss = -(surrogate_mean - penalty)
 
         value_loss = F.mse_loss(batch.returns, values.flatten())
-        entropy_loss = -th.mean(entropy) if entropy is not None else th.mean(log_prob)
+        entropy_term = entropy_loss(entropy, log_prob)
 
         stats["surrogate"].append(surrogate_mean.detach())
         stats["kl_penalty"].append(penalty.detach())
         stats["policy_loss"].append(policy_loss.detach())
         stats["value_loss"].append(value_loss.detach())
-        stats["entropy_loss"].append(entropy_loss.detach())
-        return policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
+        stats["entropy_loss"].append(entropy_term.detach())
+        return policy_loss + self.ent_coef * entropy_term + self.vf_coef * value_loss

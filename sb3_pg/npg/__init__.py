@@ -1,4 +1,4 @@
+from sb3_pg.common.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 from sb3_pg.npg.npg import NPG
-from sb3_pg.npg.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 
 __all__ = ["NPG", "CnnPolicy", "MlpPolicy", "MultiInputPolicy"]

@@ -1,22 +1,19 @@
-import copy
 import warnings
-from typing import Any, ClassVar
+from typing import Any
 
 import torch as th
-from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.distributions import kl_divergence
-from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
+from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 from stable_baselines3.common.utils import explained_variance
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from sb3_pg.common.base import PolicyGradientAlgorithm
-from sb3_pg.common.checks import check_env_and_batch, check_hyperparameters, check_rollout_finite
+from sb3_pg.common.checks import check_env_and_batch, check_hyperparameters
 from sb3_pg.common.critic import fit_critic, split_actor_critic
 from sb3_pg.common.natural import fisher_vector_product_fn, flat_gradient, natural_step
-from sb3_pg.common.policy_gradient import record_std
-from sb3_pg.npg.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
+from sb3_pg.common.policy_gradient import entropy_loss, flat_actions, snapshot, standardized
 
 
 def _every(observations: th.Tensor | dict[str, th.Tensor], k: int) -> th.Tensor | dict[str, th.Tensor]:
@@ -89,12 +86,6 @@ class NPG(PolicyGradientAlgorithm):
         Setting it to auto, the code will be run on the GPU if possible.
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
-
-    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
-        "MlpPolicy": MlpPolicy,
-        "CnnPolicy": CnnPolicy,
-        "MultiInputPolicy": MultiInputPolicy,
-    }
 
     def __init__(
         self,
@@ -169,27 +160,19 @@ class NPG(PolicyGradientAlgorithm):
             L(theta') = mean_t pi_theta'(a_t|s_t) / pi_theta(a_t|s_t) * A_t,   g = grad L at theta
             x = F^-1 g  (conjugate gradient),   theta <- theta + sqrt(2 delta / x^T F x) * x
         """
-        check_rollout_finite(self.rollout_buffer, self.num_timesteps)
-        self.policy.set_training_mode(True)
-        self._update_learning_rate(self.policy.optimizer)
+        self._start_update()
         actor_params, _ = split_actor_critic(self.policy)
 
         rollout_data = next(self.rollout_buffer.get(batch_size=None))
-        observations, actions = rollout_data.observations, rollout_data.actions
-        if isinstance(self.action_space, spaces.Discrete):
-            actions = actions.long().flatten()
+        observations = rollout_data.observations
         # The Fisher products on every sub_sampling_factor-th state, the gradient on all of them (TRPO paper, C.1)
         fisher_observations = _every(observations, self.sub_sampling_factor)
 
         with th.no_grad():
-            # Shallow copies: each get_distribution() gives the policy's distribution new parameters
-            old_distribution = copy.copy(self.policy.get_distribution(fisher_observations))
-        distribution = copy.copy(self.policy.get_distribution(observations))
-        log_prob = distribution.log_prob(actions)
-
-        advantages = rollout_data.advantages
-        if self.normalize_advantage and len(advantages) > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+            old_distribution = snapshot(self.policy, fisher_observations)
+        distribution = snapshot(self.policy, observations)
+        log_prob = distribution.log_prob(flat_actions(rollout_data.actions, self.action_space))
+        advantages = standardized(rollout_data.advantages, self.normalize_advantage)
 
         # Surrogate objective and its gradient g at theta (the policy gradient)
         ratio = th.exp(log_prob - rollout_data.old_log_prob)
@@ -203,8 +186,7 @@ class NPG(PolicyGradientAlgorithm):
         fisher_vector_product = fisher_vector_product_fn(fisher_distribution, old_distribution, actor_params, self.cg_damping)
         result = natural_step(gradient, fisher_vector_product, self.cg_max_steps, self.target_kl, self.step_size)
 
-        entropy = distribution.entropy()
-        entropy_loss = -th.mean(entropy).item() if entropy is not None else th.mean(log_prob).item()
+        entropy = entropy_loss(distribution.entropy(), log_prob).item()
         measured_kl = predicted_kl = 0.0
         if result.step is None:
             warnings.warn(f"NPG skipped its policy step ({result.skipped}): the parameters are unchanged", stacklevel=2)
@@ -229,14 +211,16 @@ class NPG(PolicyGradientAlgorithm):
         self._n_updates += 1
         explained_var = explained_variance(self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten())
 
-        self.logger.record("train/policy_loss", -policy_objective.item())
-        self.logger.record("train/entropy_loss", entropy_loss)
-        self.logger.record("train/value_loss", value_loss)
-        self.logger.record("train/explained_variance", explained_var)
-        self.logger.record("train/kl_divergence", measured_kl)
-        self.logger.record("train/predicted_kl", predicted_kl)
-        self.logger.record("train/step_size", result.step_size)
-        self.logger.record("train/cg_residual", result.cg_residual)
-        self.logger.record("train/step_skipped", int(result.step is None))
-        record_std(self.logger, self.policy)
-        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self._record_update(
+            {
+                "train/policy_loss": -policy_objective.item(),
+                "train/entropy_loss": entropy,
+                "train/value_loss": value_loss,
+                "train/explained_variance": explained_var,
+                "train/kl_divergence": measured_kl,
+                "train/predicted_kl": predicted_kl,
+                "train/step_size": result.step_size,
+                "train/cg_residual": result.cg_residual,
+                "train/step_skipped": int(result.step is None),
+            }
+        )

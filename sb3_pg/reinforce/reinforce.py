@@ -1,10 +1,10 @@
-from typing import Any, ClassVar
+from typing import Any
 
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
+from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 from stable_baselines3.common.vec_env import VecEnv
 
@@ -16,12 +16,10 @@ from sb3_pg.common.checks import (
     check_env_and_batch,
     check_hyperparameters,
     check_int,
-    check_rollout_finite,
 )
-from sb3_pg.common.policy_gradient import policy_gradient_step, record_std
+from sb3_pg.common.policy_gradient import policy_gradient_step
 from sb3_pg.common.returns import discounted_returns
 from sb3_pg.common.rollout import collect_rollout
-from sb3_pg.reinforce.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 
 BASELINES = ("none", "mean")
 
@@ -51,8 +49,7 @@ class REINFORCE(PolicyGradientAlgorithm):
     gradient per step, the per-episode estimate divided by the mean episode length.
 
     **Defaults.** Chosen by a sweep over five environments at 100,000 steps (``docs/defaults.md``): a step every
-    1,000 steps (then to the ends of the episodes) at 3e-3, on returns standardised over the batch. Before 0.2.0
-    they were 2,048 steps at 1e-3, unstandardised.
+    1,000 steps (then to the ends of the episodes) at 3e-3, on returns standardised over the batch.
 
     :param policy: The policy model to use (MlpPolicy, CnnPolicy, MultiInputPolicy)
     :param env: The environment to learn from (if registered in Gym, can be str)
@@ -93,11 +90,6 @@ class REINFORCE(PolicyGradientAlgorithm):
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
 
-    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
-        "MlpPolicy": MlpPolicy,
-        "CnnPolicy": CnnPolicy,
-        "MultiInputPolicy": MultiInputPolicy,
-    }
     rollout_buffer: EpisodicRolloutBuffer
 
     def __init__(
@@ -225,10 +217,7 @@ class REINFORCE(PolicyGradientAlgorithm):
 
             grad J ~ mean_t grad log pi(a_t|s_t) * Psi_t,   Psi_t = G_t - b   (``algorithms.md`` section 2)
         """
-        check_rollout_finite(self.rollout_buffer, self.num_timesteps)
-        self.policy.set_training_mode(True)
-        self._update_learning_rate(self.policy.optimizer)
-
+        self._start_update()
         batch = next(self.rollout_buffer.get(batch_size=None))
         losses = policy_gradient_step(
             self.policy,
@@ -242,11 +231,13 @@ class REINFORCE(PolicyGradientAlgorithm):
         )
         self._n_updates += 1
 
-        self.logger.record("train/policy_loss", losses.policy_loss)
-        self.logger.record("train/entropy_loss", losses.entropy_loss)
-        self.logger.record("train/return_mean", batch.returns.mean().item())
-        self.logger.record("rollout/episodes", self._n_episodes)
-        self.logger.record("rollout/batch_steps", len(batch.advantages))
-        self.logger.record("rollout/discarded_steps", self.rollout_buffer.active.size - len(batch.advantages))
-        record_std(self.logger, self.policy)
-        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self._record_update(
+            {
+                "train/policy_loss": losses.policy_loss,
+                "train/entropy_loss": losses.entropy_loss,
+                "train/return_mean": batch.returns.mean().item(),
+                "rollout/episodes": self._n_episodes,
+                "rollout/batch_steps": len(batch.advantages),
+                "rollout/discarded_steps": self.rollout_buffer.active.size - len(batch.advantages),
+            }
+        )

@@ -1,16 +1,15 @@
-from typing import Any, ClassVar
+from typing import Any
 
 import torch as th
 from stable_baselines3.common.buffers import RolloutBuffer
-from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
+from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 from stable_baselines3.common.utils import FloatSchedule, explained_variance, update_learning_rate
 
 from sb3_pg.common.base import PolicyGradientAlgorithm
-from sb3_pg.common.checks import check_env_and_batch, check_hyperparameters, check_rollout_finite
+from sb3_pg.common.checks import check_env_and_batch, check_hyperparameters
 from sb3_pg.common.critic import fit_critic, split_actor_critic
-from sb3_pg.common.policy_gradient import policy_gradient_step, record_std
-from sb3_pg.vpg.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
+from sb3_pg.common.policy_gradient import policy_gradient_step
 
 
 class VPG(PolicyGradientAlgorithm):
@@ -35,8 +34,7 @@ class VPG(PolicyGradientAlgorithm):
 
     **Defaults.** Chosen by a sweep over five environments at 100,000 steps (``docs/defaults.md``): a policy step
     every 512 steps at 3e-3 on normalised advantages, and 80 regression steps of the critic per rollout
-    (``n_critic_updates=10`` passes in minibatches of 64). Before 0.2.0 they were Spinning Up's (2048, 3e-4, 256, 5,
-    unnormalised), which take 49 small steps in 100,000 and barely learn CartPole-v1 there.
+    (``n_critic_updates=10`` passes in minibatches of 64).
 
     :param policy: The policy model to use (MlpPolicy, CnnPolicy, MultiInputPolicy)
     :param env: The environment to learn from (if registered in Gym, can be str)
@@ -75,11 +73,6 @@ class VPG(PolicyGradientAlgorithm):
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
 
-    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
-        "MlpPolicy": MlpPolicy,
-        "CnnPolicy": CnnPolicy,
-        "MultiInputPolicy": MultiInputPolicy,
-    }
     critic_optimizer: th.optim.Optimizer
 
     def __init__(
@@ -159,9 +152,7 @@ class VPG(PolicyGradientAlgorithm):
             grad J ~ mean_t grad log pi(a_t|s_t) * A_t,   A_t = GAE(lambda) from V_phi
             phi    <- argmin mean_t (V_phi(s_t) - R_t)^2  (n_critic_updates passes of minibatch regression)
         """
-        check_rollout_finite(self.rollout_buffer, self.num_timesteps)
-        self.policy.set_training_mode(True)
-        self._update_learning_rate(self.policy.optimizer)
+        self._start_update()
         vf_learning_rate = self.vf_lr_schedule(self._current_progress_remaining)
         update_learning_rate(self.critic_optimizer, vf_learning_rate)
         actor_params, _ = split_actor_critic(self.policy)
@@ -191,13 +182,15 @@ class VPG(PolicyGradientAlgorithm):
         self._n_updates += 1
         explained_var = explained_variance(self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten())
 
-        self.logger.record("train/policy_loss", losses.policy_loss)
-        self.logger.record("train/entropy_loss", losses.entropy_loss)
-        self.logger.record("train/value_loss", value_loss)
-        self.logger.record("train/explained_variance", explained_var)
-        self.logger.record("train/vf_learning_rate", vf_learning_rate)
-        record_std(self.logger, self.policy)
-        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self._record_update(
+            {
+                "train/policy_loss": losses.policy_loss,
+                "train/entropy_loss": losses.entropy_loss,
+                "train/value_loss": value_loss,
+                "train/explained_variance": explained_var,
+                "train/vf_learning_rate": vf_learning_rate,
+            }
+        )
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return ["policy", "policy.optimizer", "critic_optimizer"], []
