@@ -8,7 +8,7 @@ batched evaluation and returns, against the environment's own cost, and its upda
     python benchmarks/speed.py --memory docs/memory --algos reinforce vpg npg --steps 1000000
 
 The environment's own cost is a loop of ``VecEnv.step`` on random actions (drawn beforehand) on a VecEnv made as the
-algorithms' are, in the same process, measured before each repetition's runs. ``speed_tables`` renders the page.
+algorithms' are, in the same process, measured just before each run. ``speed_tables`` renders the page.
 """
 
 import argparse
@@ -264,8 +264,8 @@ def main() -> None:
     records = []
     for rep, (env_id, n_envs) in itertools.product(range(args.reps), SETTINGS):
         steps = max(args.steps, 2 * args.n_steps * n_envs)
-        reference = env_cost(env_id, n_envs, steps, seed=rep)
         for algo, split in itertools.product(args.algos, (False, True)):
+            reference = env_cost(env_id, n_envs, args.steps // 2, seed=rep)  # just before the run: the pair shares conditions
             record = run_one(algo, env_id, steps, args.n_steps, n_envs, rep, split) | {"rep": rep, "env_ref_s": reference}
             records.append(record)
             ratio = record["rollout_s"] / record["timesteps"] / reference
