@@ -170,7 +170,7 @@ def speed_tables(raw_path: Path) -> dict[str, str]:
         and total per environment step, and the rollout against the env's own cost, from the runs that time only
         those; the rollout's parts from the runs that time them too
     """
-    from docs import frame_table, table  # benchmarks/docs.py, the pages' common formatting
+    from pages import frame_table, table  # benchmarks/pages.py, the pages' common formatting
 
     raw = json.loads(raw_path.read_text())
     runs, s = pd.DataFrame(raw["records"]), raw["setup"]

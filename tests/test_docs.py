@@ -77,9 +77,9 @@ def test_train_logs_reads_progress_csv_and_keeps_the_rows_of_runs_without_one(tm
 
 def test_gradient_tables_give_the_first_batch_size_whose_cosine_reaches_a_level():
     """docs/gradients.md's "B to cos 0.9": the smallest measured ``B`` at that level, ``<= B_min``, or ``> B_max``."""
-    docs = load_script("docs")
+    studies = load_script("docs_studies")
     sizes = pd.Series([256, 512, 1024, 2048])
-    assert docs.first_batch(sizes, pd.Series([0.2, 0.45, 0.55, 0.93]), 0.5) == "1,024"
-    assert docs.first_batch(sizes, pd.Series([0.2, 0.45, 0.55, 0.93]), 0.9) == "2,048"
-    assert docs.first_batch(sizes, pd.Series([0.6, 0.7, 0.8, 0.85]), 0.5) == "<= 256"
-    assert docs.first_batch(sizes, pd.Series([0.6, 0.7, 0.8, 0.85]), 0.9) == "> 2,048"
+    assert studies.first_batch(sizes, pd.Series([0.2, 0.45, 0.55, 0.93]), 0.5) == "1,024"
+    assert studies.first_batch(sizes, pd.Series([0.2, 0.45, 0.55, 0.93]), 0.9) == "2,048"
+    assert studies.first_batch(sizes, pd.Series([0.6, 0.7, 0.8, 0.85]), 0.5) == "<= 256"
+    assert studies.first_batch(sizes, pd.Series([0.6, 0.7, 0.8, 0.85]), 0.9) == "> 2,048"

@@ -3,12 +3,13 @@ Rollout collection for the four algorithms: per environment step only the action
 
 Within a rollout the parameters do not change, so the log-probabilities and values that SB3's
 ``OnPolicyAlgorithm.collect_rollouts`` computes step by step are computed once the rollout is over, in one
-batched forward pass over the stored observations, and only the action is computed per step. For an
-``MlpPolicy`` on vector observations the action comes from :class:`NumpyPolicy`: a NumPy copy of the actor's
-weights, sampling with noise drawn in bulk from torch's generator (so ``seed`` still fixes every draw). Any
-other policy acts through :class:`PolicyActor`, SB3's per-step call of the torch policy. Either way the buffer
-ends up with what SB3's path stores: observations, unclipped actions, rewards with the time-limit bootstrap
-``gamma * V(terminal observation)``, episode starts, values, log-probabilities, returns and advantages.
+batched pass over the stored observations, and only the action is computed per step. For an ``MlpPolicy`` on
+vector observations (or a ``MultiInputPolicy`` on a Dict of them) the action comes from :class:`NumpyPolicy`: a
+NumPy copy of the policy's weights, sampling with noise drawn in bulk from torch's generator (so ``seed`` still
+fixes every draw). The buffer ends up with what SB3's path stores: observations, unclipped actions, rewards with the
+time-limit bootstrap ``gamma * V(terminal observation)``, episode starts, values, log-probabilities, returns and
+advantages. :class:`FastRollout` gives an SB3 algorithm this path, and SB3's own wherever it does not apply;
+REINFORCE's complete episodes take this loop with :class:`PolicyActor`, the torch policy step by step, there.
 """
 
 import warnings
@@ -35,6 +36,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from torch import nn
 
 from sb3_pg.common.buffers import EpisodicDictRolloutBuffer, EpisodicRolloutBuffer, _EpisodicStorage
+from sb3_pg.common.policy_gradient import flat_actions
 from sb3_pg.common.returns import generalized_advantages
 
 Array = np.ndarray
@@ -265,7 +267,7 @@ class PolicyActor:
     """
 
     def __init__(self, policy: ActorCriticPolicy, action_space: spaces.Space):
-        self.policy, self.shape, self.discrete = policy, action_space.shape, isinstance(action_space, spaces.Discrete)
+        self.policy, self.shape = policy, action_space.shape
 
     def __call__(self, obs: Array | dict[str, Array]) -> Array:
         with th.no_grad():
@@ -285,9 +287,7 @@ class PolicyActor:
         with th.no_grad():
             obs_tensor = obs_as_tensor(obs, policy.device)
             if actions is not None:
-                action_tensor = th.as_tensor(actions, device=policy.device)
-                if self.discrete:
-                    action_tensor = action_tensor.long().flatten()
+                action_tensor = flat_actions(th.as_tensor(actions, device=policy.device), policy.action_space)
                 if with_values:
                     values, log_prob, _ = policy.evaluate_actions(obs_tensor, action_tensor)  # type: ignore[assignment]
                 else:

@@ -46,6 +46,11 @@ class NPG(PolicyGradientAlgorithm):
     The KL of a diagonal Gaussian is averaged over action dimensions, as sb3-contrib's TRPO does, so ``target_kl``
     means the same for both; Spinning Up and Tianshou sum over them.
 
+    **Logged** by ``train()``: ``train/policy_loss`` (minus the surrogate), ``train/entropy_loss``,
+    ``train/value_loss``, ``train/explained_variance``, ``train/kl_divergence`` (measured after the step),
+    ``train/predicted_kl`` (its second-order value), ``train/step_size``, ``train/cg_residual``
+    (``||g - F x|| / ||g||``), ``train/step_skipped``, ``train/std`` for a Gaussian policy and ``train/n_updates``.
+
     :param policy: The policy model to use (MlpPolicy, CnnPolicy, MultiInputPolicy)
     :param env: The environment to learn from (if registered in Gym, can be str)
     :param learning_rate: The learning rate for the value function, it can be a function

@@ -51,6 +51,10 @@ class REINFORCE(PolicyGradientAlgorithm):
     **Defaults.** Chosen by a sweep over five environments at 100,000 steps (``docs/defaults.md``): a step every
     1,000 steps (then to the ends of the episodes) at 3e-3, on returns standardised over the batch.
 
+    **Logged** by ``train()``: ``train/policy_loss``, ``train/entropy_loss`` (minus the mean entropy, SB3's
+    convention), ``train/return_mean``, ``rollout/episodes``, ``rollout/batch_steps``, ``rollout/discarded_steps``,
+    ``train/std`` for a Gaussian policy and ``train/n_updates``.
+
     :param policy: The policy model to use (MlpPolicy, CnnPolicy, MultiInputPolicy)
     :param env: The environment to learn from (if registered in Gym, can be str)
     :param learning_rate: The learning rate, it can be a function of the current progress remaining (from 1 to 0)

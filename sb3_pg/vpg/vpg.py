@@ -36,6 +36,10 @@ class VPG(PolicyGradientAlgorithm):
     every 512 steps at 3e-3 on normalised advantages, and 80 regression steps of the critic per rollout
     (``n_critic_updates=10`` passes in minibatches of 64).
 
+    **Logged** by ``train()``: ``train/policy_loss``, ``train/entropy_loss`` (minus the mean entropy, SB3's
+    convention), ``train/value_loss``, ``train/explained_variance``, ``train/vf_learning_rate``, ``train/std`` for a
+    Gaussian policy and ``train/n_updates``.
+
     :param policy: The policy model to use (MlpPolicy, CnnPolicy, MultiInputPolicy)
     :param env: The environment to learn from (if registered in Gym, can be str)
     :param learning_rate: The learning rate of the policy step (actor), it can be a function
