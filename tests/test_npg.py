@@ -1,6 +1,7 @@
 """NPG: the conjugate-gradient direction, the size of the step, and the steps it must not take."""
 
 import copy
+import math
 
 import gymnasium as gym
 import numpy as np
@@ -325,6 +326,8 @@ def test_the_kl_of_a_step_is_what_the_docstring_says(env):
 
 
 G = th.tensor([3.0, 4.0])
+ORTHOGONAL = th.tensor([4.0, -3.0])  # to G
+NOT_ASCENT = "g^T x <= 0: x = F^-1 g is not an ascent direction"
 
 
 @pytest.mark.parametrize(
@@ -336,14 +339,21 @@ G = th.tensor([3.0, 4.0])
         (G, (G, th.tensor([float("nan"), 0.0]), 0.5), "non-finite conjugate-gradient solution"),
         (G, (G, th.zeros(2), 0.5), NaturalStep(None, 0.0, 0.0, 0.5, "x^T F x = 0 <= 0")),
         (G, (-G, -G, 0.5), NaturalStep(None, 0.0, 25.0, 0.5, "g^T x <= 0: x = F^-1 g is not an ascent direction")),
+        # x orthogonal to g: g^T x = 0 exactly, no ascent either
+        (
+            G,
+            (ORTHOGONAL, ORTHOGONAL, 0.5),
+            NaturalStep(None, 0.0, 25.0, 0.5, "g^T x <= 0: x = F^-1 g is not an ascent direction"),
+        ),
         (G, (G, G, 1.0), NaturalStep(None, 0.0, 25.0, 1.0, "conjugate-gradient residual 1 >= 1")),
     ],
 )
 def test_each_untrustworthy_solve_is_skipped_with_its_reason(monkeypatch, gradient, solved, expected):
     monkeypatch.setattr(natural, "solve_fisher", lambda *args: solved)
     result = natural_step(gradient, lambda v: v, 10, 0.01)
-    if isinstance(expected, str):  # x^T F x is not finite: only the reason is compared
+    if isinstance(expected, str):  # x^T F x is not finite, and NaN != NaN: each field on its own
         assert result.step is None and result.step_size == 0.0 and result.skipped == expected
+        assert result.cg_residual == 0.5 and not math.isfinite(result.quadratic_form)
     else:
         assert result == expected
 

@@ -1,5 +1,7 @@
 """REINFORCE: exact Monte Carlo returns over complete episodes, and an unbiased gradient."""
 
+import warnings
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -290,3 +292,57 @@ def test_a_rollout_stopped_by_a_callback_leaves_the_next_one_in_step_with_the_en
     observations = capture.rollouts[0]["observations"][:, 0, 0]
     # Complete episodes from their first step: 0, 1, 2, 3, 4, 0, 1, ...
     assert observations.tolist() == [t % 5 for t in range(len(observations))]
+
+
+def test_the_episodic_buffer_yields_each_active_step_once_in_minibatches():
+    model = REINFORCE("MlpPolicy", make_vec_env("CartPole-v1", n_envs=3, seed=0), n_steps=20, seed=0)
+    buffer = model.rollout_buffer
+    with pytest.raises(AssertionError, match="finish"):
+        next(buffer.get(4))
+    _, callback = model._setup_learn(10**6, None)
+    assert model.collect_rollouts(model.env, callback, buffer, model.n_steps)
+    batches = list(buffer.get(batch_size=7))
+    n_active = int(buffer.active.sum())
+    assert [len(batch.advantages) for batch in batches] == [7] * (n_active // 7) + ([n_active % 7] if n_active % 7 else [])
+    seen = np.sort(np.concatenate([batch.returns.numpy() for batch in batches]))
+    np.testing.assert_array_equal(seen, np.sort(buffer.returns.flatten()[buffer.active.flatten()]))
+
+
+def test_a_rollout_stops_storing_at_the_first_episode_end_after_n_steps_and_never_cuts_a_full_episode():
+    # Episodes of exactly 5 steps, n_steps=10, max_episode_steps=5: the rollout holds 10 rows (two whole
+    # episodes: storing stops at the end that falls on step 10), and an episode that ends at its 5th step
+    # is never taken for one that runs past max_episode_steps
+    env = make_vec_env(lambda: FixedHorizonEnv(np.ones((5, 2))), n_envs=1, seed=0)
+    model = REINFORCE("MlpPolicy", env, n_steps=10, max_episode_steps=5, gamma=1.0, seed=0)
+    _, callback = model._setup_learn(10**6, None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the truncation warning would fail the test
+        for _ in range(3):
+            assert model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)
+            assert model.rollout_buffer.buffer_size == 10 and model.rollout_buffer.active.all()
+            np.testing.assert_array_equal(model.rollout_buffer.returns[:, 0], [5, 4, 3, 2, 1] * 2)
+
+
+@pytest.mark.parametrize("normalize_advantage", [False, True])
+def test_the_baseline_is_the_batch_mean_of_the_returns_or_nothing(normalize_advantage):
+    env = make_vec_env(lambda: FixedHorizonEnv(np.arange(8.0).reshape(4, 2)), n_envs=1, seed=0)
+    advantages = {}
+    for baseline in ("mean", "none"):
+        model = REINFORCE("MlpPolicy", env, n_steps=8, gamma=1.0, baseline=baseline, seed=0)
+        _, callback = model._setup_learn(10**6, None)
+        assert model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)
+        returns = model.rollout_buffer.returns
+        advantages[baseline] = model.rollout_buffer.advantages
+        np.testing.assert_allclose(advantages[baseline], returns - (returns.mean() if baseline == "mean" else 0.0))
+    assert not np.allclose(advantages["mean"], advantages["none"])
+
+
+def test_gsde_noise_is_drawn_again_every_sde_sample_freq_steps(monkeypatch):
+    model = REINFORCE("MlpPolicy", "Pendulum-v1", n_steps=10, use_sde=True, sde_sample_freq=4, seed=0)
+    draws = []
+    reset_noise = model.policy.reset_noise
+    monkeypatch.setattr(model.policy, "reset_noise", lambda n_envs=1: draws.append(n_envs) or reset_noise(n_envs))
+    _, callback = model._setup_learn(10**6, None)
+    assert model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)
+    steps = model.rollout_buffer.buffer_size  # Pendulum's 200-step episode: the rollout runs on to its end
+    assert steps == 200 and draws == [1] * (1 + -(-steps // 4))  # at the start, then at steps 0, 4, 8, ...

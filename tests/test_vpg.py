@@ -102,3 +102,12 @@ def test_gae_across_a_time_limit_truncation(truncate):
         running = deltas[t] + gamma * gae_lambda * running
         expected[t] = running
     np.testing.assert_allclose(capture.advantages[:, 0], np.tile(expected, 2), rtol=1e-5)
+
+
+def test_both_optimizers_take_the_policys_optimizer_kwargs():
+    # SB3's default for Adam is eps=1e-5; a user's optimizer_kwargs reach the critic's optimizer as well
+    default = VPG("MlpPolicy", "CartPole-v1")
+    assert default.policy.optimizer.defaults["eps"] == default.critic_optimizer.defaults["eps"] == 1e-5
+    custom = VPG("MlpPolicy", "CartPole-v1", policy_kwargs=dict(optimizer_kwargs=dict(eps=1e-3, weight_decay=0.1)))
+    for optimizer in (custom.policy.optimizer, custom.critic_optimizer):
+        assert optimizer.defaults["eps"] == 1e-3 and optimizer.defaults["weight_decay"] == 0.1

@@ -75,10 +75,6 @@ class _EpisodicStorage:
         self.buffer_size = n_rows
         self.full = True
 
-    def n_active(self) -> int:
-        """:return: the number of stored steps that belong to complete episodes"""
-        return int(self.active.sum())
-
     def get(self, batch_size: int | None = None) -> Generator[RolloutBufferSamples | DictRolloutBufferSamples, None, None]:
         """Yield (mini)batches of the active steps only, in random order."""
         assert self.full, "finish() must be called before sampling"
