@@ -259,8 +259,8 @@ def _forward(layers: Layers, x: Array) -> Array:
 
 class PolicyActor:
     """
-    SB3's per-step action: the torch policy's distribution on the observations, sampled by torch; on a batch,
-    SB3's ``evaluate_actions`` and ``predict_values``.
+    SB3's per-step action: the torch policy's distribution on the observations, sampled by torch; on a batch, the
+    log-probabilities of given actions. REINFORCE acts through it where :class:`NumpyPolicy` does not apply.
 
     :param policy: any policy of SB3's ``ActorCriticPolicy`` family
     :param action_space: the env's action space (for the actions' shape)
@@ -274,30 +274,19 @@ class PolicyActor:
             actions = self.policy.get_distribution(obs_as_tensor(obs, self.policy.device)).get_actions()
         return actions.cpu().numpy().reshape((-1, *self.shape))  # type: ignore[misc, arg-type]
 
-    def evaluate(self, obs: Any, actions: Array | None, with_values: bool = True) -> tuple[Array | None, Array | None]:
+    def evaluate(self, obs: Any, actions: Array | None, with_values: bool = False) -> tuple[None, Array]:
         """
         :param obs: a batch of observations (an array, or a dict of arrays)
-        :param actions: actions as the buffer stores them, shape ``(n, action_dim)``, or ``None``
-        :param with_values: whether to predict the values
-        :return: the values of ``obs`` and the log-probabilities of ``actions``, each ``None`` when not asked for
+        :param actions: actions as the buffer stores them, shape ``(n, action_dim)``
+        :param with_values: must be ``False``: this path serves REINFORCE, which predicts no value
+        :return: ``None`` and the log-probabilities of ``actions``
         """
-        policy = self.policy
-        values: th.Tensor | None = None
-        log_prob: th.Tensor | None = None
+        assert actions is not None and not with_values, "PolicyActor gives log-probabilities only"
         with th.no_grad():
-            obs_tensor = obs_as_tensor(obs, policy.device)
-            if actions is not None:
-                action_tensor = flat_actions(th.as_tensor(actions, device=policy.device), policy.action_space)
-                if with_values:
-                    values, log_prob, _ = policy.evaluate_actions(obs_tensor, action_tensor)  # type: ignore[assignment]
-                else:
-                    log_prob = policy.get_distribution(obs_tensor).log_prob(action_tensor)
-            elif with_values:
-                values = policy.predict_values(obs_tensor)  # type: ignore[assignment]
-        return (
-            None if values is None else values.flatten().cpu().numpy(),
-            None if log_prob is None else log_prob.flatten().cpu().numpy(),
-        )
+            obs_tensor = obs_as_tensor(obs, self.policy.device)
+            action_tensor = flat_actions(th.as_tensor(actions, device=self.policy.device), self.policy.action_space)
+            log_prob = self.policy.get_distribution(obs_tensor).log_prob(action_tensor)
+        return None, log_prob.flatten().cpu().numpy()
 
 
 def rollout_blocker(model: OnPolicyAlgorithm) -> str | None:
@@ -321,13 +310,12 @@ def make_actor(model: OnPolicyAlgorithm, n_envs: int, chunk: int) -> "NumpyPolic
 def _row_writer(rollout_buffer: RolloutBuffer) -> Callable[[Any, Array, Array, Array, Array], None]:
     """:return: ``write(obs, actions, rewards, episode_starts, active)``, which stores one step of every env"""
     episodic = isinstance(rollout_buffer, _EpisodicStorage)
-    if buffer_blocker(rollout_buffer) is not None:  # the buffer's own add(); values and log-probs come later
+    if buffer_blocker(rollout_buffer) is not None:  # REINFORCE's buffer's own add_step(); log-probs come later
+        assert episodic, "a buffer the rows cannot be written into takes SB3's collect_rollouts"
         zeros = th.zeros(rollout_buffer.n_envs)
-        if episodic:
-            return lambda obs, actions, rewards, starts, active: rollout_buffer.add_step(  # type: ignore[attr-defined]
-                obs, actions, rewards, starts, zeros, zeros, active=active
-            )
-        return lambda obs, actions, rewards, starts, active: rollout_buffer.add(obs, actions, rewards, starts, zeros, zeros)
+        return lambda obs, actions, rewards, starts, active: rollout_buffer.add_step(  # type: ignore[attr-defined]
+            obs, actions, rewards, starts, zeros, zeros, active=active
+        )
     n_envs, action_dim = rollout_buffer.n_envs, rollout_buffer.action_dim
     keys = vector_keys(rollout_buffer.observation_space)
 
@@ -363,7 +351,7 @@ def _rows(batch: Array | dict[str, Array], start: int, stop: int) -> Array | dic
     return batch[start:stop]
 
 
-def evaluate_rollout(actor: "NumpyPolicy | PolicyActor", rollout_buffer: RolloutBuffer, with_values: bool = True) -> None:
+def evaluate_rollout(actor: "NumpyPolicy | PolicyActor", rollout_buffer: RolloutBuffer, with_values: bool) -> None:
     """
     Fill the buffer's ``log_probs`` (and ``values``) for its stored rows, in batches of ``EVAL_ROWS`` rows.
 
