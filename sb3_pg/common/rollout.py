@@ -606,9 +606,19 @@ class FastRollout:
         :param n_rollout_steps: Number of experiences to collect per environment
         :return: True if the rollout finished, False if the callback stopped it
         """
-        if self.rollout_blocker() is not None:
+        limit = self._episode_limit()
+        if limit is None and self.rollout_blocker() is not None:
             return super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)  # type: ignore[misc]
-        return collect_rollout(self, env, callback, rollout_buffer, n_rollout_steps, compute_gae)  # type: ignore[arg-type]
+        model: Any = self
+        return collect_rollout(model, env, callback, rollout_buffer, n_rollout_steps, self._finish_rollout, limit)
+
+    def _episode_limit(self) -> int | None:
+        """:return: ``None`` for rollouts of ``n_steps``; for complete episodes, the longest (:func:`collect_rollout`)"""
+        return None
+
+    def _finish_rollout(self, rollout_buffer: RolloutBuffer, last_values: Array | None, dones: Array) -> None:
+        """The returns and advantages of a collected rollout: SB3's GAE (:func:`compute_gae`)."""
+        compute_gae(rollout_buffer, last_values, dones)
 
 
 __all__ = [

@@ -1,12 +1,11 @@
 from typing import Any
 
+import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
-from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_pg.common.base import PolicyGradientAlgorithm
 from sb3_pg.common.buffers import EpisodicDictRolloutBuffer, EpisodicRolloutBuffer, _EpisodicStorage
@@ -19,7 +18,6 @@ from sb3_pg.common.checks import (
 )
 from sb3_pg.common.policy_gradient import policy_gradient_step
 from sb3_pg.common.returns import discounted_returns
-from sb3_pg.common.rollout import collect_rollout
 
 BASELINES = ("none", "mean")
 
@@ -169,38 +167,13 @@ class REINFORCE(PolicyGradientAlgorithm):
             self.rollout_buffer_class = EpisodicDictRolloutBuffer if is_dict else EpisodicRolloutBuffer
         super()._setup_model()
 
-    def collect_rollouts(
-        self,
-        env: VecEnv,
-        callback: BaseCallback,
-        rollout_buffer: RolloutBuffer,
-        n_rollout_steps: int,
-    ) -> bool:
-        """
-        Collect complete episodes with the current policy and compute their Monte Carlo returns.
+    def _episode_limit(self) -> int:
+        """:return: ``max_episode_steps``: the rollouts hold complete episodes (``collect_rollout``)"""
+        return self.max_episode_steps
 
-        Each env steps at least ``n_rollout_steps`` times, then until its current episode ends; steps an env
-        takes after that are not stored. Only the actor is evaluated: no value is predicted. The action comes
-        from the NumPy actor where it covers the policy, else from the torch policy step by step
-        (:func:`~sb3_pg.common.rollout.collect_rollout`).
-
-        :param env: The training environment
-        :param callback: Callback that will be called at each step
-            (and at the beginning and end of the rollout)
-        :param rollout_buffer: Buffer to fill with complete episodes
-        :param n_rollout_steps: Minimum number of steps to collect per environment
-        :return: True if the rollout finished, False if the callback stopped it (its data is then not used)
-        """
-        assert isinstance(rollout_buffer, _EpisodicStorage)
-        return collect_rollout(
-            self,
-            env,
-            callback,
-            rollout_buffer,
-            n_rollout_steps,
-            lambda buffer, last_values, dones: self._compute_weights(buffer),  # type: ignore[arg-type]
-            max_episode_steps=self.max_episode_steps,
-        )
+    def _finish_rollout(self, rollout_buffer: RolloutBuffer, last_values: np.ndarray | None, dones: np.ndarray) -> None:
+        """The Monte Carlo weights of the complete episodes (nothing is bootstrapped: ``last_values`` is ``None``)."""
+        self._compute_weights(rollout_buffer)  # type: ignore[arg-type]
 
     def _compute_weights(self, rollout_buffer: EpisodicRolloutBuffer) -> None:
         """
