@@ -31,6 +31,7 @@ ENV = "CartPole-v1"
 ALGOS = ["reinforce", "ppo"]
 GRID = ["--env", ENV, "--algo", *ALGOS, "--seeds", "2", "--no-progress", "--reps", "200"]
 TINY = ["-n", "1024", "--eval-freq", "256", "--eval-episodes", "4", "--n-eval-envs", "2"]
+LOST_STEPS = 8192  # the budget of the runs of which one is lost with its node
 MiB = 1024 * 1024
 
 
@@ -171,12 +172,13 @@ def check_runs_come_back_without_a_shared_file_system(cluster: Cluster, local: P
 
 def check_runs_of_a_lost_node_are_retried_on_the_others(cluster: Cluster, out: Path) -> None:
     """A worker node removed while one of its runs trains: the run trains again on the other node, from its checkpoint."""
-    # Checkpoints every 512 steps, so that the run lost with its node resumes from one
-    budget = ["-n", "2048", "--eval-freq", "512", "--eval-episodes", "2", "--n-eval-envs", "1", "--save-freq", "512"]
+    # Checkpoints every 512 steps, so that the run lost with its node resumes from one; runs long enough (a few
+    # seconds each on the rollout path) that one is caught between its first checkpoint and its end
+    budget = ["-n", str(LOST_STEPS), "--eval-freq", "2048", "--eval-episodes", "2", "--n-eval-envs", "1", "--save-freq", "512"]
     process = compare(out, "--ray-address", cluster.address, *budget)
     try:
         # Wait for a run to finish on a node, and for the next run on that node to have written a whole checkpoint
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 600  # the cluster's start and the first run, on a loaded machine
         victim, kept, lost = None, None, None
         while lost is None:
             assert process.poll() is None, f"the driver ended before a run could be interrupted:\n{process.communicate()[0]}"
@@ -189,7 +191,7 @@ def check_runs_of_a_lost_node_are_retried_on_the_others(cluster: Cluster, out: P
                 segments = json.loads(segments_file.read_text())
                 attempt = segments_file.parent
                 unfinished = not (attempt / "result.json").exists() and attempt.parent.parent != kept.parent
-                if unfinished and segments[0].get("node_id") == victim and latest_checkpoint(attempt, 2048) is not None:
+                if unfinished and segments[0].get("node_id") == victim and latest_checkpoint(attempt, LOST_STEPS) is not None:
                     lost = attempt.parent.parent
         (node,) = [node for node in cluster.worker_nodes if node.node_id == victim]
         kept_before = kept.read_text()
@@ -215,7 +217,7 @@ def check_runs_of_a_lost_node_are_retried_on_the_others(cluster: Cluster, out: P
     segments = retried["segments"]
     assert retried["attempts"] == 2 and retried["node_id"] != victim and len(segments) == 2
     assert segments[1]["offset"] >= 512 and segments[1]["resumed_from"].endswith(f"rl_model_{segments[1]['offset']}_steps.zip")
-    assert all(result["timesteps"] >= 2048 for result in found.values())
+    assert all(result["timesteps"] >= LOST_STEPS for result in found.values())
     assert sum(result["attempts"] for result in found.values()) == 5
     # The report says which run was retried
     report = (out / "report.md").read_text()
