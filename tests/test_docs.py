@@ -4,6 +4,7 @@ and the scripts that build them keep their figures.
 """
 
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -31,12 +32,20 @@ def test_a_figure_typed_into_a_block_is_found_and_overwritten():
 
 @pytest.mark.parametrize("folder", sorted(path.parent.relative_to(ROOT) for path in (ROOT / "docs").rglob("runs.csv")))
 def test_every_published_run_has_its_raw_results(folder):
-    """Each row of each committed ``runs.csv`` under docs/ keeps its run folder's ``spec.json`` and ``result.json``."""
+    """
+    Each row of each committed ``runs.csv`` under docs/ keeps its run folder's ``spec.json`` and ``result.json``:
+    beside it, or in the experiment's packed archive ``runs.tar.xz`` when there is one.
+    """
     runs = pd.read_csv(ROOT / folder / "runs.csv")
     finished = runs[runs["status"] == "finished"]["run_dir"]
-    missing = [
-        run for run in finished if not all((ROOT / folder / run / name).is_file() for name in ("spec.json", "result.json"))
-    ]
+    if (archive := ROOT / folder / "runs.tar.xz").is_file():
+        with tarfile.open(archive) as tar:
+            packed = {os.path.normpath(name) for name in tar.getnames()}
+        missing = [run for run in finished if not all(f"{run}/{name}" in packed for name in ("spec.json", "result.json"))]
+    else:
+        missing = [
+            run for run in finished if not all((ROOT / folder / run / name).is_file() for name in ("spec.json", "result.json"))
+        ]
     assert not missing, f"{folder}/runs.csv rows whose run folder lacks spec.json or result.json: {missing}"
 
 
