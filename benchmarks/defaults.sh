@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The constructor-defaults sweep of docs/defaults.md: each candidate (benchmarks/defaults/*.yml, one default: entry)
-# trains 1e5 steps on CartPole-v1 and four environments no hyperparameter file names, one comparison folder each:
+# trains 1e5 steps on CartPole-v1 and four environments no hyperparameter file names, one comparison folder each,
+# packed into docs/defaults/<candidate>.tar.xz beside the sweep's CSVs:
 #     SEEDS=3 bash benchmarks/defaults.sh [CANDIDATE ...]     # resumable: finished runs are skipped
 # ENVS="Reacher-v4 Swimmer-v4" trains on those only (the pinned <algo>_0.1.0 candidates fill the class rows).
 set -u
@@ -14,7 +15,9 @@ for candidate in "${candidates[@]}"; do
     *) algos=("${candidate%%_*}") ;;
     esac
     echo "=== $candidate ($(date -u +%FT%TZ))"
+    [ -f "docs/defaults/$candidate.tar.xz" ] && python benchmarks/study.py unpack docs/defaults "$candidate"
     python -m sb3_pg.compare --env "${envs[@]}" --algo "${algos[@]}" --conf-file "${algos[@]/%/:$conf}" --seeds "${SEEDS:-3}" -n 100000 \
         --eval-freq 20000 -f "docs/defaults/$candidate" --workers 1 --no-progress || status=$?
+    python benchmarks/study.py pack docs/defaults "$candidate"   # docs/defaults/$candidate.tar.xz and the CSVs
 done
 exit $status

@@ -6,11 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import optuna
 import pandas as pd
-from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend
-from optuna.trial import FrozenTrial, TrialState
 from pages import DOCS, ROOT, TUNING, Comparison, num, random_return, table
 from scipy.stats import mannwhitneyu
 
@@ -28,7 +24,8 @@ def defaults_blocks() -> dict[str, str]:
     """:return: the sweep of ``docs/defaults.md`` (per algorithm and candidate, each env's final return per seed, and
     the mean over the envs but CartPole-v1 of ``(R - R_random) / (R_TRPO - R_random)``, TRPO at its class defaults),
     and the issue's aims for the candidates chosen, ``CHOSEN``"""
-    folders = {path.parent.name: Comparison(path.parent) for path in sorted((DOCS / "defaults").glob("*/summary.csv"))}
+    names = sorted(set(pd.read_csv(DOCS / "defaults" / "runs.csv")["candidate"]))
+    folders = {name: Comparison(DOCS / "defaults", name) for name in names}
     pinned = {name.split("_")[0]: folders.pop(name) for name in list(folders) if name.endswith(f"_{PINNED}")}
     envs, trpo, rows, found, same = folders["class"].envs, folders["class"], [], {}, []
     for name, folder in folders.items():
@@ -120,13 +117,13 @@ def gradient_blocks() -> dict[str, str]:
 
 def timefeature_table() -> str:
     """:return: REINFORCE's CartPole-v1 entry of 0.2.0 trained as it was, with the remaining time in the observation, and
-    with its learning rate annealed (``docs/timefeature/<arm>/``): each seed's final evaluation, how many end at 475
-    or more, the IQM, the evaluations after a seed first reached 475 that fell below it, and a one-sided Mann-Whitney
-    test that each seed's share of those is smaller than with the entry as it was"""
+    with its learning rate annealed (``docs/timefeature/``, a candidate per arm): each seed's final evaluation, how
+    many end at 475 or more, the IQM, the evaluations after a seed first reached 475 that fell below it, and a one-sided
+    Mann-Whitney test that each seed's share of those is smaller than with the entry as it was"""
     rows, shares = [], {}
     arms = {"plain": "as it was (`3e-3`)", "wrapper": "with `TimeFeatureWrapper`", "linear": "`lin_3e-3`"}
     for arm, said in arms.items():
-        runs = Comparison(DOCS / "timefeature" / arm)
+        runs = Comparison(DOCS / "timefeature", arm)
         finals = runs.seeds("CartPole-v1", "reinforce", "final_return")
         after = [
             seed[seed["timesteps"] > seed.loc[seed["eval_mean"] >= 475, "timesteps"].min()]["eval_mean"]
@@ -167,14 +164,6 @@ def gradient_settings() -> str:
     return table(f"{header} | wall time | V fit passes | V R^2 on the batch pool", rows)
 
 
-def score(trial: FrozenTrial) -> float:
-    """:return: the trial's value, or for a pruned or failed trial its last reported evaluation (NaN if none)"""
-    if trial.value is not None:
-        return trial.value
-    steps = trial.intermediate_values
-    return steps[max(steps)] if steps else math.nan
-
-
 def fmt(value: float) -> str:
     """:return: a return with one decimal, or in scientific notation when it is that close to zero"""
     return f"{value:.1e}" if 0 < abs(value) < 0.05 else f"{value:.1f}"
@@ -185,49 +174,50 @@ def spread(values: pd.Series) -> str:
     return f"{values.mean():.1f}" if len(values) == 1 else f"{values.mean():.1f} ± {values.std():.1f}"
 
 
-def study_block(log: Path) -> str:
-    """:return: the trials of the study in the journal ``log`` by state, and the best, the enqueued and the re-checked"""
-    trials = optuna.load_study(study_name=log.stem, storage=JournalStorage(JournalFileBackend(str(log)))).trials
-    folders = (TUNING / "recheck" / log.stem).glob("trial_*")
-    rechecked = {int(path.name[6:]) for path in folders if path.name[6:].isdigit()}
-    enqueued = {trial.number for trial in trials if trial.system_attrs.get("fixed_params") is not None}
-    complete = sorted((trial for trial in trials if trial.state == TrialState.COMPLETE), key=lambda trial: -trial.value)
-    shown = [trial for trial in trials if trial.number in rechecked | enqueued | {best.number for best in complete[:TOP]}]
+def study_block(study: str) -> str:
+    """:return: the trials of ``study`` (``docs/tuning/trials.csv``) by state, the best, the enqueued and the re-checked"""
+    trials = pd.read_csv(TUNING / "trials.csv").query("study == @study")
+    trials["score"] = trials["value"].fillna(trials["last_evaluation"])  # a pruned or failed trial: its last evaluation
+    candidates = pd.read_csv(TUNING / "runs.csv").query("study == @study")["candidate"]
+    rechecked = {int(name[6:]) for name in candidates if name.startswith("trial_") and name[6:].isdigit()}
+    enqueued = set(trials.loc[trials["enqueued"], "trial"])
+    complete = trials[trials["state"] == "complete"].sort_values("value", ascending=False, kind="stable")
+    shown = trials[trials["trial"].isin(rechecked | enqueued | set(complete["trial"].head(TOP)))]
     rows = []
-    for trial in sorted(shown, key=lambda trial: math.inf if math.isnan(score(trial)) else -score(trial)):
-        start, end = trial.datetime_start, trial.datetime_complete
-        minutes = "" if start is None or end is None else f"{(end - start).total_seconds() / 60:.0f}"
-        cells = [str(trial.number), trial.state.name.lower(), str(len(trial.intermediate_values)), fmt(score(trial)), minutes]
-        rows.append(cells + ["yes" if trial.number in numbers else "" for numbers in (enqueued, rechecked)])
-    states = Counter(trial.state.name.lower() for trial in trials)
+    for trial in shown.sort_values("score", ascending=False, na_position="last", kind="stable").itertuples():
+        minutes = "" if math.isnan(trial.minutes) else f"{trial.minutes:.0f}"
+        cells = [str(trial.trial), trial.state, str(trial.evaluations), fmt(trial.score), minutes]
+        rows.append(cells + ["yes" if trial.trial in numbers else "" for numbers in (enqueued, rechecked)])
+    states = Counter(trials["state"])
     counts = f"{len(trials)} trials: {states['complete']} complete, {states['pruned']} pruned"
     counts += f", {states['fail']} failed (cut off, marked FAIL)"
     if states["running"]:
         counts += f", {states['running']} still marked RUNNING"
-    text = f"{counts}; the complete ones ended between {fmt(complete[-1].value)} and {fmt(complete[0].value)}. The {TOP}"
+    text = f"{counts}; the complete ones ended between {fmt(complete['value'].min())} and {fmt(complete['value'].max())}."
     header = "trial | state | evaluations | last evaluation | minutes | enqueued | re-checked"
-    return f"{text} best complete trials, and every trial enqueued by hand or re-checked:\n\n" + table(header, rows)
+    return f"{text} The {TOP} best complete trials, and every trial enqueued by hand or re-checked:\n\n" + table(header, rows)
 
 
-def recheck_block(folder: Path) -> str:
-    """:return: a row per candidate of ``folder``: its final return per seed, and the mean over the first seeds (and all)"""
-    names = [path.parent.name for path in folder.glob("*/runs.csv")]
+def recheck_block(runs: pd.DataFrame) -> str:
+    """:return: a row per candidate of a study's re-check runs: its final return per seed, the mean over the first seeds
+    (and all)"""
+    names = list(dict.fromkeys(runs["candidate"]))
     names.sort(key=lambda name: [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)])  # 5 < 10
     rows = []
     for name in names:
-        runs = pd.read_csv(folder / name / "runs.csv").sort_values("seed")
-        first, seeds = runs.head(FIRST), list(runs["seed"])
+        runs_of = runs[runs["candidate"] == name].sort_values("seed")
+        first, seeds = runs_of.head(FIRST), list(runs_of["seed"])
         steps = first["steps_to_threshold"].dropna()
         consecutive = len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1))
         reached = f"{len(steps)} of {len(first)}" + (f" (median {steps.median() / 1000:g}k steps)" if len(steps) else "")
         row = {
             "candidate": f"`{name}`",
             "seeds": f"{seeds[0]}-{seeds[-1]}" if consecutive else ", ".join(map(str, seeds)),
-            "final return, by seed": ", ".join(f"{value:.1f}" for value in runs["final_return"]),
+            "final return, by seed": ", ".join(f"{value:.1f}" for value in runs_of["final_return"]),
             "final return, first 3 seeds": spread(first["final_return"]),
-            "final return, all seeds": spread(runs["final_return"]) if len(runs) > FIRST else "",
+            "final return, all seeds": spread(runs_of["final_return"]) if len(runs_of) > FIRST else "",
             "best evaluation, first 3 seeds (mean)": f"{first['best_return'].mean():.1f}",
-            "reached the threshold, first 3 seeds": reached if runs["reward_threshold"].notna().any() else "",
+            "reached the threshold, first 3 seeds": reached if runs_of["reward_threshold"].notna().any() else "",
             "minutes a run, first 3 seeds (mean)": f"{first['wall_time_s'].mean() / 60:.1f}",
         }
         rows.append(row)
@@ -236,12 +226,13 @@ def recheck_block(folder: Path) -> str:
 
 
 def tuning_pages() -> dict[str, dict[str, str]]:
-    """:return: per page ``docs/tuning/<algo>.md``, ``<env>-study`` per study journal, ``<env>-recheck`` per re-check"""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    """:return: per page ``docs/tuning/<algo>.md``, ``<env>-study`` per study, ``<env>-recheck`` per re-checked study"""
+    studies, rechecks = pd.read_csv(TUNING / "trials.csv")["study"].unique(), pd.read_csv(TUNING / "runs.csv")
     pages = {}
     for algo in ("reinforce", "vpg", "npg"):
-        blocks = {f"{log.stem.removeprefix(algo + '-')}-study": study_block(log) for log in TUNING.glob(f"{algo}-*.log")}
-        for folder in (TUNING / "recheck").glob(f"{algo}-*"):
-            blocks[f"{folder.name.removeprefix(algo + '-')}-recheck"] = recheck_block(folder)
+        mine = [study for study in studies if study.startswith(f"{algo}-")]
+        blocks = {f"{study.removeprefix(algo + '-')}-study": study_block(study) for study in mine}
+        for study, runs in rechecks[rechecks["study"].str.startswith(f"{algo}-")].groupby("study"):
+            blocks[f"{str(study).removeprefix(algo + '-')}-recheck"] = recheck_block(runs)
         pages[f"docs/tuning/{algo}.md"] = blocks
     return pages

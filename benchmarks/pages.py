@@ -10,6 +10,7 @@ import pandas as pd
 from train_logs import progress_logs
 
 from sb3_pg.compare.report import MIN_SEEDS_FOR_CI
+from sb3_pg.compare.spec import read_archive
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS, TUNING = ROOT / "docs", ROOT / "docs" / "tuning"
@@ -50,9 +51,15 @@ def stand(low: float, high: float, other_low: float, other_high: float) -> str:
 class Comparison:
     """The CSVs of a comparison folder, and the figures the pages quote from them."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder, self.summary, self.runs = folder, pd.read_csv(folder / "summary.csv"), pd.read_csv(folder / "runs.csv")
-        evaluations = pd.read_csv(folder / "evaluations.csv")
+    def __init__(self, folder: Path, candidate: str | None = None) -> None:
+        """:param candidate: the rows of this candidate of a packed sweep (``benchmarks/study.py pack``)"""
+
+        def read(name: str) -> pd.DataFrame:
+            frame = pd.read_csv(folder / name)
+            return frame if candidate is None else frame[frame.pop("candidate") == candidate].reset_index(drop=True)
+
+        self.folder, self.summary, self.runs = folder, read("summary.csv"), read("runs.csv")
+        evaluations = read("evaluations.csv")
         budgets = evaluations["env"].map(self.runs.groupby("env")["n_timesteps"].first())
         self.evaluations = evaluations[evaluations["timesteps"] <= budgets]  # later ones are not used, as in the report
         self.envs = list(dict.fromkeys(self.summary["env"]))
@@ -112,7 +119,8 @@ class Comparison:
 
     def target_kl(self, env: str, algo: str) -> float:
         """:return: the ``target_kl`` of ``algo``'s seed-0 run on ``env``: its override's, its entry's, or 0.01"""
-        spec = json.loads((self.folder / env / algo / "seed_0" / "spec.json").read_text())
+        loose, name = self.folder / env / algo / "seed_0" / "spec.json", f"{algo}/seed_0/spec.json"
+        spec = json.loads(loose.read_bytes() if loose.is_file() else read_archive(self.folder / env, name)[name])
         overrides = dict(item.split(":", 1) for item in spec.get("hyperparams", []) if ":" in item)
         return float(overrides.get("target_kl", json.loads(spec.get("entry") or "{}").get("target_kl", 0.01)))
 

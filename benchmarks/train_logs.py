@@ -1,7 +1,7 @@
 """
 Per-update training statistics of a comparison's finished runs, into ``<folder>/updates.csv``: the KL after NPG's and
 TRPO's steps and after KLPPO's epochs, KLPPO's beta, TRPO's line search and the policy's std, read from SB3's
-``progress.csv`` of each of the run's segments (in the run folder, or in the env's ``zoo_runs.tar.xz``). A run
+``progress.csv`` of each of the run's segments (in the run folder, or in the env's ``runs.tar.xz``). A run
 without one keeps its rows of the existing file:
 
     python benchmarks/train_logs.py [-f docs/benchmark]
@@ -9,13 +9,13 @@ without one keeps its rows of the existing file:
 """
 
 import argparse
-import fnmatch
 import io
-import json
 import tarfile
 from pathlib import Path
 
 import pandas as pd
+
+from sb3_pg.compare.spec import find_runs, read_archive
 
 # SB3's logger key -> column; NPG logs train/kl_divergence, sb3-contrib's TRPO train/kl_divergence_loss
 KEYS = {"time/total_timesteps": "total_timesteps", "train/n_updates": "n_updates", "train/kl_divergence": "kl"}
@@ -26,15 +26,9 @@ COLUMNS = ["env", "algo", "seed", "total_timesteps", "n_updates", "kl", "line_se
 
 def progress_logs(run_dir: Path, algo: str, env: str) -> list[bytes]:
     """:return: the run's ``progress.csv`` files, one per segment in order, from its folder or its env's archive"""
-    pattern, found = f"{algo}/{env}_*/progress.csv", {}
-    for path in run_dir.glob(pattern):
-        found[path.relative_to(run_dir).as_posix()] = path.read_bytes()
-    if (archive := run_dir.parent.parent / "zoo_runs.tar.xz").is_file():
-        with tarfile.open(archive) as tar:
-            prefix = f"{run_dir.parent.name}/{run_dir.name}/"
-            for member in tar.getmembers():
-                if member.name.startswith(prefix) and fnmatch.fnmatch(member.name.removeprefix(prefix), pattern):
-                    found[member.name.removeprefix(prefix)] = tar.extractfile(member).read()  # type: ignore[union-attr]
+    pattern, prefix = f"{algo}/{env}_*/progress.csv", f"{run_dir.parent.name}/{run_dir.name}/"
+    found = {name.removeprefix(prefix): data for name, data in read_archive(run_dir.parent.parent, prefix + pattern).items()}
+    found |= {path.relative_to(run_dir).as_posix(): path.read_bytes() for path in run_dir.glob(pattern)}
     return [found[name] for name in sorted(found, key=lambda name: int(name.split("/")[1].rsplit("_", 1)[1]))]
 
 
@@ -50,12 +44,11 @@ def collect(folder: Path) -> tuple[pd.DataFrame, dict[str, int]]:
     and TRPO, and how many were read, kept, or missing (neither: discrete-action REINFORCE and VPG log no KL or std)"""
     path, frames, counts = folder / "updates.csv", [], {"read": 0, "kept": 0, "missing": 0}
     previous = pd.read_csv(path, dtype=str).reindex(columns=COLUMNS) if path.is_file() else pd.DataFrame(columns=COLUMNS)
-    for spec_file in sorted(folder.glob("*/*/seed_*/spec.json")):
-        spec = json.loads(spec_file.read_text())
-        env, algo, seed = spec["env_id"], spec["algo"], str(spec["seed"])
-        if algo not in ("reinforce", "vpg", "npg", "klppo", "trpo") or not (spec_file.parent / "result.json").is_file():
+    for spec, result, _ in find_runs(folder):
+        env, algo, seed = spec.env_id, spec.algo, str(spec.seed)
+        if algo not in ("reinforce", "vpg", "npg", "klppo", "trpo") or result is None:
             continue
-        if logs := progress_logs(spec_file.parent, algo, env):
+        if logs := progress_logs(Path(spec.run_dir), algo, env):
             rows = pd.concat([read_progress(log) for log in logs]).assign(env=env, algo=algo, seed=seed)
             way = "read"
         else:
@@ -89,10 +82,16 @@ def main() -> None:
         finished.to_csv(out / "finals.csv", index=False)
         with tarfile.open(out / "runs.tar.xz", "w:xz") as archive:
             for folder in args.folder:
-                for run_dir in sorted(set(finished["run_dir"])):
-                    for name in ("spec.json", "result.json"):
-                        if (folder / run_dir / name).is_file():
-                            archive.add(folder / run_dir / name, arcname=f"{run_dir}/{name}")
+                found = {}  # spec.json and result.json, packed or in the run folders
+                for env_dir in folder.glob("*/runs.tar.xz"):
+                    packed = read_archive(env_dir.parent, "*/seed_*/*.json")
+                    found |= {f"{env_dir.parent.name}/{name}": data for name, data in packed.items() if name.count("/") == 2}
+                for path in [*folder.glob("*/*/seed_*/spec.json"), *folder.glob("*/*/seed_*/result.json")]:
+                    found[path.relative_to(folder).as_posix()] = path.read_bytes()
+                for name, data in sorted(found.items()):
+                    if str(Path(name).parent) in set(finished["run_dir"]):
+                        (info := tarfile.TarInfo(name)).size = len(data)
+                        archive.addfile(info, io.BytesIO(data))
     print(f"-> {out / 'updates.csv'}")
 
 

@@ -31,10 +31,15 @@ BUDGET = 1024
 TINY = ["-n", str(BUDGET), "--eval-freq", "256", "--eval-episodes", "4", "--n-eval-envs", "2", "--reps", "1000"]
 
 
+def packed(out: Path) -> dict[str, bytes]:
+    """The files of the environment's archive, by name (``<algo>/seed_<n>/...``)."""
+    with tarfile.open(out / ENV / "runs.tar.xz") as tar:
+        return {member.name: tar.extractfile(member).read() for member in tar if member.isfile()}
+
+
 def archived(out: Path, algo: str, seed: int, name: str) -> bytes:
     """A file of a finished run's zoo folder, from the environment's archive: ``<algo>/<env>_1/<name>``."""
-    with tarfile.open(out / ENV / "zoo_runs.tar.xz") as tar:
-        return tar.extractfile(f"{algo}/seed_{seed}/{algo}/{ENV}_1/{name}").read()
+    return packed(out)[f"{algo}/seed_{seed}/{algo}/{ENV}_1/{name}"]
 
 
 def zoo_npz(out: Path, algo: str, seed: int) -> dict[str, np.ndarray]:
@@ -75,10 +80,13 @@ def test_grid_trained_through_the_zoo(comparison):
             # SB3's CSV log beside the zoo's files
             progress = pd.read_csv(io.BytesIO(archived(out, algo, seed, "progress.csv")))
             assert progress["time/total_timesteps"].max() >= BUDGET
-            # What stays in the run folder: spec.json, result.json (with the curve), and what git ignores
-            tracked = {path.name for path in run_dir.rglob("*") if path.is_file() and path.suffix not in (".zip", ".log")}
-            assert {name for name in tracked if not name.endswith(".monitor.csv")} == {"spec.json", "result.json"}
-            result = json.loads((run_dir / "result.json").read_text())
+            # What stays in the run folder: the models, Monitor files and train.log; the rest is packed
+            left = {path.relative_to(run_dir).as_posix() for path in run_dir.rglob("*") if path.is_file()}
+            assert {"train.log", f"{algo}/{ENV}_1/{ENV}.zip"} <= left
+            assert all(name.endswith((".zip", ".monitor.csv", "train.log")) for name in left), left
+            spec = json.loads(packed(out)[f"{algo}/seed_{seed}/spec.json"])
+            assert (spec["env_id"], spec["algo"], spec["seed"], spec["n_timesteps"]) == (ENV, algo, seed, BUDGET)
+            result = json.loads(packed(out)[f"{algo}/seed_{seed}/result.json"])
             assert result["timesteps"] >= BUDGET and result["segments"][0]["dir"] == f"{algo}/{ENV}_1"
             assert f"finished {algo} {ENV} seed {seed}: {result['timesteps']:,} steps" in output
     # The interrupted attempt was cleaned away before the run restarted
@@ -136,11 +144,14 @@ def test_report_and_plot(comparison):
 
 def test_rerun_skips_finished_runs(comparison, capsys):
     out, _ = comparison
-    results = sorted(out.glob("*/*/seed_*/result.json"))
-    before = {path: path.stat().st_mtime_ns for path in [*results, out / ENV / "zoo_runs.tar.xz"]}
+    archive = out / ENV / "runs.tar.xz"
+    before = (archive.read_bytes(), archive.stat().st_mtime_ns)
+    # The finished runs are packed: the same command unpacks their records, skips them and packs them back unchanged
     assert main(["--env", ENV, "--algo", *ALGOS, "--seeds", str(SEEDS), "-f", str(out), *TINY]) == 0
-    assert f"{len(results)} of {len(results)} runs finished earlier: skipped" in capsys.readouterr().out
-    assert {path: path.stat().st_mtime_ns for path in before} == before
+    runs = len(ALGOS) * SEEDS
+    assert f"{runs} of {runs} runs finished earlier: skipped" in capsys.readouterr().out
+    assert (archive.read_bytes(), archive.stat().st_mtime_ns) == before
+    assert not list(out.glob("*/*/seed_*/*.json"))
     # --first-seed K: seeds K .. K+N-1, here the second seed of the comparison only
     assert main(["--env", ENV, "--algo", *ALGOS, "--seeds", "1", "--first-seed", "1", "-f", str(out), *TINY]) == 0
     assert f"{len(ALGOS)} of {len(ALGOS)} runs finished earlier: skipped" in capsys.readouterr().out
@@ -171,14 +182,38 @@ def test_report_only_rebuilds_the_same_report(comparison, capsys, tmp_path):
     help_text = parser.format_help()
     assert all(f"--{dest.replace('_', '-')} " in help_text for dest in vars(parser.parse_args([])))
 
-    # The same report from what the repository keeps of a run, spec.json and result.json, copied as a Ray task sends them
+    # The same report from the archive alone, as a clone of the repository has it
+    alone = tmp_path / "alone"
+    (alone / ENV).mkdir(parents=True)
+    shutil.copy(out / ENV / "runs.tar.xz", alone / ENV)
+    shutil.copy(out / "comparison.json", alone)
+    assert build_report(alone, reps=1000, write=True).markdown == saved["report.md"]
+    assert {name: (alone / name).read_text() for name in saved} == saved
+    # and from the run folders' spec.json and result.json alone, copied as a Ray task sends them
     copy = tmp_path / "copy"
-    for spec_file in out.glob("*/*/seed_*/spec.json"):
-        files = {name: (spec_file.parent / name).read_bytes() for name in ("spec.json", "result.json")}
-        store_files(copy / spec_file.parent.relative_to(out), files)
+    for name, data in packed(out).items():
+        if name.count("/") == 2:
+            store_files(copy / ENV / Path(name).parent, {Path(name).name: data})
     shutil.copy(out / "comparison.json", copy)
     assert build_report(copy, reps=1000, write=True).markdown == saved["report.md"]
-    assert {name: (copy / name).read_text() for name in saved} == saved
+
+
+def test_a_seed_added_to_a_packed_comparison(comparison, tmp_path, capsys):
+    """Another seed trains beside the packed runs: only it trains, and the archive then holds every run."""
+    out = tmp_path / "runs"
+    shutil.copytree(comparison[0], out)
+    assert main(["--env", ENV, "--algo", "ppo", "--seeds", str(SEEDS + 1), "-f", str(out), "--no-progress", *TINY]) == 0
+    assert f"{SEEDS} of {SEEDS + 1} runs finished earlier: skipped" in capsys.readouterr().out
+    records = {name for name in packed(out) if name.endswith("/result.json") and name.count("/") == 2}
+    assert records == {f"{algo}/seed_{seed}/result.json" for algo in ALGOS for seed in range(SEEDS)} | {
+        f"ppo/seed_{SEEDS}/result.json"
+    }
+    assert (
+        packed(out)[f"reinforce/seed_0/reinforce/{ENV}_1/progress.csv"]
+        == packed(comparison[0])[f"reinforce/seed_0/reinforce/{ENV}_1/progress.csv"]
+    )
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs) == len(ALGOS) * SEEDS + 1 and set(runs["status"]) == {"finished"}
 
 
 def test_crashed_run_is_reported_and_the_others_finish(tmp_path, capsys):
@@ -192,7 +227,7 @@ def test_crashed_run_is_reported_and_the_others_finish(tmp_path, capsys):
     assert "ValueError: learning_rate" in (crashed / "train.log").read_text()
     assert not (crashed / "result.json").exists() and (crashed / "failed.json").is_file()
     assert (run_dir_of(out, ENV, "ppo", 0) / "result.json").is_file()
-    assert not (out / ENV / "zoo_runs.tar.xz").exists()  # archived once every run of the environment has finished
+    assert not (out / ENV / "runs.tar.xz").exists()  # packed once every run of the environment has finished
     runs = pd.read_csv(out / "runs.csv").set_index("algo")
     assert runs.loc["reinforce", "status"] == "failed" and runs.loc["ppo", "status"] == "finished"
     # A failed run's empty step counts do not turn the finished runs' into floats ("2048.0") in runs.csv
@@ -210,17 +245,17 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path):
     argv += ["-n", "2048", "--eval-freq", "256", "--eval-episodes", "2", "--n-eval-envs", "2", "--reps", "200"]
     assert main(argv) == 0
     run_dir = run_dir_of(out, ENV, "ppo", 0)
-    uninterrupted = json.loads((run_dir / "result.json").read_text())
+    uninterrupted = json.loads(packed(out)["ppo/seed_0/result.json"])
     # As if the comparison had been killed after the checkpoint at 1536 steps: the zoo folder back, no result
-    with tarfile.open(out / ENV / "zoo_runs.tar.xz") as tar:
+    with tarfile.open(out / ENV / "runs.tar.xz") as tar:
         tar.extractall(out / ENV, filter="data")
-    (out / ENV / "zoo_runs.tar.xz").unlink()
+    (out / ENV / "runs.tar.xz").unlink()
     (run_dir / "segments.json").write_text(json.dumps(uninterrupted["segments"]))
     (run_dir / "result.json").unlink()
     (run_dir / "ppo" / f"{ENV}_1" / "rl_model_2048_steps.zip").unlink()
     assert main(argv) == 0
 
-    result = json.loads((run_dir / "result.json").read_text())
+    result = json.loads(packed(out)["ppo/seed_0/result.json"])
     assert [segment["offset"] for segment in result["segments"]] == [0, 1536] and result["timesteps"] >= 2048
     assert result["segments"][1]["resumed_from"] == f"ppo/{ENV}_1/rl_model_1536_steps.zip"
     assert result["segments"][1]["dir"] == f"ppo/{ENV}_2" and not (run_dir / "segments.json").exists()
@@ -231,8 +266,8 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path):
     np.testing.assert_array_equal(merged["timesteps"], np.arange(256, 2049, 256))
     # Up to the checkpoint, the first segment's evaluations; after it, the resumed segment's
     np.testing.assert_array_equal(merged["results"][:6], uninterrupted["evaluations"]["results"][:6])
-    with tarfile.open(out / ENV / "zoo_runs.tar.xz") as tar:  # both segments' zoo folders archived
-        assert {f"ppo/seed_0/ppo/{ENV}_{i}/evaluations.npz" for i in (1, 2)} <= set(tar.getnames())
+    # both segments' zoo folders packed
+    assert {f"ppo/seed_0/ppo/{ENV}_{i}/evaluations.npz" for i in (1, 2)} <= set(packed(out))
 
 
 def test_stopped_comparison_resumes_from_the_checkpoint_it_had(tmp_path):
@@ -253,7 +288,7 @@ def test_stopped_comparison_resumes_from_the_checkpoint_it_had(tmp_path):
     assert (run_dir / stopped["dir"]).is_dir()  # the zoo folder the segment trains in, named when it started
 
     assert main(argv) == 0
-    first, resumed = json.loads((run_dir / "result.json").read_text())["segments"]
+    first, resumed = json.loads(packed(out)["ppo/seed_0/result.json"])["segments"]
     assert first["dir"] == stopped["dir"] and 512 <= resumed["offset"] < 4096
     assert resumed["resumed_from"] == f"{first['dir']}/rl_model_{resumed['offset']}_steps.zip"
 
@@ -387,13 +422,16 @@ def test_published_benchmark_rebuilds_byte_identical_on_another_machine(tmp_path
     have all finished, says so, trains nothing and changes nothing."""
     published = Path(__file__).resolve().parent.parent / "docs" / "benchmark"
     copy = tmp_path / "benchmark"
-    for spec_file in (published / ENV).glob("*/seed_*/spec.json"):
-        data = json.loads(spec_file.read_text())
-        # Trained elsewhere: the files it recorded are not on this machine
-        data["conf_file"] = f"/another/machine/{Path(data['conf_file']).parent.parent.name}/hyperparams/{data['algo']}.yml"
-        run_dir = copy / spec_file.parent.relative_to(published)
-        store_files(run_dir, {"result.json": (spec_file.parent / "result.json").read_bytes()})
-        spec_module.write_json(run_dir / "spec.json", data)
+    for name, record in spec_module.read_archive(published / ENV, "*/seed_*/*.json").items():
+        run_dir = copy / ENV / Path(name).parent
+        if Path(name).name == "result.json":
+            store_files(run_dir, {"result.json": record})
+        elif Path(name).name == "spec.json":
+            data = json.loads(record)
+            # Trained elsewhere: the files it recorded are not on this machine
+            data["conf_file"] = f"/another/machine/{Path(data['conf_file']).parent.parent.name}/hyperparams/{data['algo']}.yml"
+            spec_module.write_json(run_dir / "spec.json", data)
+    spec_module.pack(copy / ENV)
     shutil.copy(published / "comparison.json", copy)
 
     def section(report: str) -> str:

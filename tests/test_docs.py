@@ -3,6 +3,7 @@ The published pages agree with the raw results they are generated from, every pu
 and the scripts that build them keep their figures.
 """
 
+import io
 import json
 import os
 import subprocess
@@ -30,23 +31,47 @@ def test_a_figure_typed_into_a_block_is_found_and_overwritten():
     assert edited != page and new == page and problems == ["block 'table-CartPole-v1' is stale"]
 
 
+def packed_json(prefix: str, **source) -> dict[str, bytes]:
+    """:return: the JSON files of an archive (``tarfile.open(**source)``) and of those in it, by path under ``prefix``"""
+    found = {}
+    with tarfile.open(**source) as tar:
+        for member in tar:
+            name = os.path.normpath(prefix + member.name)
+            if member.isfile() and member.name.endswith(".json"):
+                found[name] = tar.extractfile(member).read()
+            elif member.isfile() and member.name.endswith(".tar.xz"):
+                found |= packed_json(os.path.dirname(name) + "/", fileobj=io.BytesIO(tar.extractfile(member).read()))
+    return found
+
+
 @pytest.mark.parametrize("folder", sorted(path.parent.relative_to(ROOT) for path in (ROOT / "docs").rglob("runs.csv")))
 def test_every_published_run_has_its_raw_results(folder):
     """
-    Each row of each committed ``runs.csv`` under docs/ keeps its run folder's ``spec.json`` and ``result.json``:
-    beside it, or in the experiment's packed archive ``runs.tar.xz`` when there is one.
+    Each finished row of each committed ``runs.csv`` under docs/ keeps its run's ``spec.json`` and ``result.json`` in an
+    archive: its environment's (``<env>/runs.tar.xz``, what ``python -m sb3_pg.compare`` packs), the experiment's
+    (``runs.tar.xz`` beside ``runs.csv``), or its study's or candidate's (``benchmarks/study.py pack``); and its
+    ``result.json`` gives the row's final return.
     """
     runs = pd.read_csv(ROOT / folder / "runs.csv")
-    finished = runs[runs["status"] == "finished"]["run_dir"]
-    if (archive := ROOT / folder / "runs.tar.xz").is_file():
-        with tarfile.open(archive) as tar:
-            packed = {os.path.normpath(name) for name in tar.getnames()}
-        missing = [run for run in finished if not all(f"{run}/{name}" in packed for name in ("spec.json", "result.json"))]
-    else:
-        missing = [
-            run for run in finished if not all((ROOT / folder / run / name).is_file() for name in ("spec.json", "result.json"))
-        ]
-    assert not missing, f"{folder}/runs.csv rows whose run folder lacks spec.json or result.json: {missing}"
+    runs = runs[runs["status"] == "finished"]
+    packed = {}
+    for archive in [*(ROOT / folder).glob("*.tar.xz"), *(ROOT / folder).glob("*/runs.tar.xz")]:
+        prefix = archive.parent.relative_to(ROOT / folder).as_posix() + "/"
+        packed |= packed_json("" if prefix == "./" else prefix, name=archive)
+    base = pd.Series("", index=runs.index)  # where the run's comparison folder is in the archive
+    if "study" in runs:
+        base = "recheck/" + runs["study"] + "/" + runs["candidate"] + "/"
+    elif "candidate" in runs:
+        base = runs["candidate"] + "/"
+    paths = [os.path.normpath(path) for path in base + runs["run_dir"]]
+    missing = [run for run in paths if not all(f"{run}/{name}" in packed for name in ("spec.json", "result.json"))]
+    assert not missing, f"{folder}/runs.csv rows whose run lacks spec.json or result.json: {missing[:5]}"
+    for run, final in zip(paths, runs["final_return"], strict=True):
+        curve = json.loads(packed[f"{run}/result.json"])["evaluations"]
+        budget = json.loads(packed[f"{run}/spec.json"])["n_timesteps"]
+        pairs = zip(curve["timesteps"], curve["results"], strict=True)
+        means = [sum(values) / len(values) for steps, values in pairs if steps <= budget]
+        assert means[-1] == pytest.approx(final), f"{folder}/{run}: runs.csv's final return is not its result.json's"
 
 
 def test_train_logs_reads_progress_csv_and_keeps_the_rows_of_runs_without_one(tmp_path):
@@ -56,7 +81,8 @@ def test_train_logs_reads_progress_csv_and_keeps_the_rows_of_runs_without_one(tm
     def run(algo: str, seed: int, progress: str | None, finished: bool = True) -> None:
         folder = tmp_path / "Pendulum-v1" / algo / f"seed_{seed}"
         (folder / algo / "Pendulum-v1_1").mkdir(parents=True)
-        (folder / "spec.json").write_text(json.dumps({"env_id": "Pendulum-v1", "algo": algo, "seed": seed}))
+        spec = {"env_id": "Pendulum-v1", "algo": algo, "seed": seed, "n_timesteps": 8, "conf_file": "", "eval_freq": 4}
+        (folder / "spec.json").write_text(json.dumps(spec))
         (folder / "result.json").write_text("{}") if finished else None
         (folder / algo / "Pendulum-v1_1" / "progress.csv").write_text(progress) if progress else None
 
@@ -78,7 +104,7 @@ def test_train_logs_reads_progress_csv_and_keeps_the_rows_of_runs_without_one(tm
     assert rows[["seed", "n_updates", "kl", "total_timesteps"]].values.tolist() == expected
     # Once the env's runs have all finished, the log is read from the env's archive: the same rows
     progress = tmp_path / "Pendulum-v1" / "npg" / "seed_0" / "npg" / "Pendulum-v1_1" / "progress.csv"
-    with tarfile.open(tmp_path / "Pendulum-v1" / "zoo_runs.tar.xz", "w:xz") as archive:
+    with tarfile.open(tmp_path / "Pendulum-v1" / "runs.tar.xz", "w:xz") as archive:
         archive.add(progress, arcname="npg/seed_0/npg/Pendulum-v1_1/progress.csv")
     progress.unlink()
     assert train_logs.collect(tmp_path)[0][["seed", "n_updates", "kl", "total_timesteps"]].values.tolist() == expected

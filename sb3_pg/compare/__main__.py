@@ -18,8 +18,8 @@ REPORT_FLAGS = ("folder", "reps", "report_only", "no_progress")  # the others tr
 # The flags that are not compare's arguments of the same name
 OWN_FLAGS = ("env", "algo", "seeds", "first_seed", "folder", "conf_file", "no_progress", "report_only")
 EPILOG = """
-Runs go to <folder>/<env>/<algo>/seed_<n>/; once every run of an environment has finished, rl-zoo3's folders of its
-runs go into <folder>/<env>/zoo_runs.tar.xz. The same command again skips the finished runs (result.json) and restarts
+Runs go to <folder>/<env>/<algo>/seed_<n>/; once every run of an environment has finished, their folders (but models,
+Monitor files, train.log) go into <folder>/<env>/runs.tar.xz. The same command again skips the finished runs and restarts
 the others from scratch or, with --save-freq, from their latest checkpoint. Arguments after a lone -- go to rl_zoo3.train.
 Exit status: 0 when every run finished, 1 when some failed (the report covers the others), 130 when interrupted.
 """
@@ -63,13 +63,15 @@ def compare(
 ) -> tuple[Any, list[RunOutcome]]:
     """
     Train the runs of :func:`~.spec.make_grid` that have not finished, ``workers`` at once (default: the CPU cores) or on
-    the Ray cluster at ``ray_address``, archive the zoo folders of the environments whose runs all finished, and report.
+    the Ray cluster at ``ray_address``, pack the run folders of the environments whose runs all finished, and report.
 
     :return: the report (:func:`~.report.build_report`) and the outcome of every run (finished earlier: ``"skipped"``)
     """
     from sb3_pg.compare.report import build_report
 
     grid = files.make_grid(envs, algos, seeds, out_dir, **grid_kwargs)
+    for env_id in grid.envs:
+        files.unpack_records(grid.out_dir / files.env_dirname(env_id))
     if conflicts := [message for spec in grid.specs if (message := files.check_same_experiment(spec))]:
         raise ValueError("\n".join(conflicts))
     if missing := sorted({spec.conf_file for spec in grid.specs if not os.path.isfile(spec.conf_file)}):
@@ -97,7 +99,7 @@ def compare(
     if todo:
         outcomes = run_ray(todo, ray_address, callbacks) if ray_address else run_local(todo, workers, callbacks)
     for env_id in grid.envs:
-        files.archive_zoo_folders(grid.out_dir / files.env_dirname(env_id))
+        files.pack(grid.out_dir / files.env_dirname(env_id))
     print_building(grid.out_dir, reps)
     return build_report(grid.out_dir, reps), skipped + outcomes
 

@@ -5,6 +5,7 @@ folder and first step), ``timing_<i>.json``, the zoo's folders with their checkp
 """
 
 import argparse
+import fnmatch
 import importlib
 import io
 import json
@@ -29,7 +30,9 @@ BUDGET_SOURCES = ("ppo", "trpo", "max")
 # Settings that change what a run measures: a finished run with other values belongs to another experiment
 EXPERIMENT_FIELDS = ("n_timesteps", "eval_freq", "eval_episodes", "n_eval_envs", "hyperparams", "zoo_args", "entry")
 SPEC_FILE, RESULT_FILE, FAILED_FILE, SEGMENTS_FILE = "spec.json", "result.json", "failed.json", "segments.json"
-LOG_FILE, ATTEMPTS_DIR, COMPARISON_FILE, ARCHIVE = "train.log", "attempts", "comparison.json", "zoo_runs.tar.xz"
+LOG_FILE, ATTEMPTS_DIR, COMPARISON_FILE, ARCHIVE = "train.log", "attempts", "comparison.json", "runs.tar.xz"
+OLD_ARCHIVE = "zoo_runs.tar.xz"  # what 0.2.0 packed (the zoo folders alone): read, and merged into ARCHIVE when packing
+UNPACKED = (".zip", ".monitor.csv", LOG_FILE)  # what packing leaves in the run folders: models, Monitor files, console log
 REPORT_FILE, RUNS_CSV, EVALUATIONS_CSV, SUMMARY_CSV = "report.md", "runs.csv", "evaluations.csv", "summary.csv"
 
 
@@ -341,35 +344,63 @@ def finish(run_dir: Path, result: dict[str, Any]) -> None:
         path.unlink(missing_ok=True)
 
 
+def read_archive(env_dir: Path, names: str = "*") -> dict[str, bytes]:
+    """:return: the files packed in the archive of ``env_dir`` whose name (``<algo>/seed_<n>/...``) matches ``names``"""
+    members: dict[str, bytes] = {}
+    for path in (env_dir / OLD_ARCHIVE, env_dir / ARCHIVE):  # the newer archive wins
+        if path.is_file():
+            with tarfile.open(path) as tar:
+                for member in tar:
+                    if member.isfile() and fnmatch.fnmatch(member.name, names):
+                        members[member.name] = tar.extractfile(member).read()  # type: ignore[union-attr]
+    return members
+
+
 def find_runs(out_dir: Path) -> Iterator[tuple[RunSpec, dict[str, Any] | None, dict[str, Any] | None]]:
-    """:return: ``(spec, result, failed)`` of every run folder of a comparison"""
-    for path in sorted(out_dir.glob(f"*/*/seed_*/{SPEC_FILE}")):
-        if (data := read_json(path)) is not None:
-            run_dir = path.parent
-            yield RunSpec.from_dict(data, str(run_dir)), read_json(run_dir / RESULT_FILE), read_json(run_dir / FAILED_FILE)
+    """:return: ``(spec, result, failed)`` of every run of a comparison, in its folder or packed, in the folders' order"""
+    records: dict[Path, dict[str, Any]] = {}
+    for env_dir in sorted({path.parent for name in (ARCHIVE, OLD_ARCHIVE) for path in out_dir.glob(f"*/{name}")}):
+        for name, data in read_archive(env_dir, "*/seed_*/*.json").items():
+            if name.count("/") == 2:  # spec.json, result.json of <algo>/seed_<n>
+                records.setdefault(env_dir / Path(name).parent, {})[Path(name).name] = json.loads(data)
+    for path in out_dir.glob(f"*/*/seed_*/{SPEC_FILE}"):  # a run in its folder: unpacked to resume, or not packed yet
+        records[path.parent] = {name: read_json(path.parent / name) for name in (SPEC_FILE, RESULT_FILE, FAILED_FILE)}
+    for run_dir, files in sorted(records.items()):
+        if files.get(SPEC_FILE) is not None:
+            yield RunSpec.from_dict(files[SPEC_FILE], str(run_dir)), files.get(RESULT_FILE), files.get(FAILED_FILE)
 
 
-def archive_zoo_folders(env_dir: Path) -> None:
-    """Once the runs of ``env_dir`` all finished, move their zoo folders' files (not models, Monitor files) to its archive."""
+def unpack_records(env_dir: Path) -> None:
+    """Write the ``spec.json`` and ``result.json`` of the packed runs of ``env_dir`` back into their folders, where missing,
+    so that training again skips the finished runs and checks that they are the same experiment."""
+    for name, data in read_archive(env_dir, "*/seed_*/*.json").items():
+        if name.count("/") == 2 and not (path := env_dir / name).exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+
+
+def pack(env_dir: Path) -> None:
+    """
+    Once every run of ``env_dir`` has finished, move the files of its run folders (``spec.json``, ``result.json`` and the
+    zoo's folders) into its archive, ``<env>/runs.tar.xz``, beside the runs packed before; models, Monitor files and
+    ``train.log`` stay in the folders.
+    """
     runs = [path.parent for path in env_dir.glob(f"*/seed_*/{SPEC_FILE}")]
     if not runs or not all((run_dir / RESULT_FILE).is_file() for run_dir in runs):
         return
-    zoo_dirs = [run_dir / run_dir.parent.name for run_dir in runs]
-    found = [path for root in zoo_dirs for path in sorted(root.rglob("*")) if path.is_file()]
-    new = {str(path.relative_to(env_dir)): path for path in found if not path.name.endswith((".zip", ".monitor.csv"))}
-    if new:
-        members = {}
-        if (archive := env_dir / ARCHIVE).is_file():
-            with tarfile.open(archive) as tar:
-                members = {member.name: tar.extractfile(member).read() for member in tar if member.isfile()}  # type: ignore[union-attr]
-        members |= {name: path.read_bytes() for name, path in new.items()}
+    found = [path for run_dir in runs for path in sorted(run_dir.rglob("*")) if path.is_file()]
+    new = {path.relative_to(env_dir).as_posix(): path for path in found if not path.name.endswith(UNPACKED)}
+    before = read_archive(env_dir)
+    members = before | {name: path.read_bytes() for name, path in new.items()}
+    if members != before or (env_dir / OLD_ARCHIVE).is_file():  # records unpacked to resume, unchanged: nothing to write
         with tarfile.open(tmp := env_dir / f".{ARCHIVE}.{os.getpid()}", "w:xz") as tar:
             for name, data in sorted(members.items()):
                 (info := tarfile.TarInfo(name)).size = len(data)
                 tar.addfile(info, io.BytesIO(data))
-        os.replace(tmp, archive)
-        for path in new.values():
-            path.unlink()
-    for folder in [path for root in zoo_dirs for path in sorted(root.rglob("*"), reverse=True)] + zoo_dirs:
+        os.replace(tmp, env_dir / ARCHIVE)
+        (env_dir / OLD_ARCHIVE).unlink(missing_ok=True)
+    for path in new.values():
+        path.unlink()
+    for folder in [path for run_dir in runs for path in sorted(run_dir.rglob("*"), reverse=True)] + runs:
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
