@@ -30,6 +30,7 @@ from pages import (
     stand,
     table,
 )
+from scipy.stats import mannwhitneyu
 from speed import speed_tables
 
 from sb3_pg.compare.report import format_table, markdown_table
@@ -188,9 +189,12 @@ def fast_path_table(bench: Comparison) -> str:
         if new is None or old is None:
             continue
         inside = old["iqm_ci_low"] <= new["iqm"] <= old["iqm_ci_high"]
-        rows.append([env, algo, bench.iqm(env, algo), rerun.iqm(env, algo), "yes" if inside else "no"])
+        finals = [frame.seeds(env, algo, "final_return") for frame in (bench, rerun)]
+        seeds = ", ".join(map(num, finals[1]))
+        test = "equal finals" if np.array_equal(*finals) else f"{mannwhitneyu(*finals).pvalue:.2f}"
+        rows.append([env, algo, bench.iqm(env, algo), rerun.iqm(env, algo), "yes" if inside else "no", seeds, test])
     header = "environment | algorithm | published IQM [95% CI] (seeds) | rollout path IQM [95% CI] (seeds)"
-    return table(f"{header} | inside the published CI?", rows)
+    return table(f"{header} | inside the published CI? | rollout path finals, seeds 0-4 | Mann-Whitney p", rows)
 
 
 def memory_table() -> str:
