@@ -32,6 +32,7 @@ from pages import (
 )
 from scipy.stats import mannwhitneyu
 from speed import speed_tables
+from table1 import blocks as table1_blocks
 
 from sb3_pg.compare.report import format_table, markdown_table
 
@@ -264,6 +265,7 @@ def pages() -> dict[str, dict[str, str]]:
         "docs/gradients.md": gradient_blocks(),
         "docs/defaults.md": defaults_blocks(),
         "docs/algorithms.md": {"kl-estimators": kl_estimators_table()},
+        "docs/table1.md": table1_blocks(),
         "README.md": readme_blocks(bench, goals, speed["speed-targets"]),
     } | tuning_pages()
 

@@ -1,0 +1,182 @@
+"""
+The PPO paper's Table 1 measured with this package (``docs/table1.md``): the settings of ``benchmarks/table1/`` on the
+paper's seven MuJoCo tasks, trained by ``benchmarks/table1.sh``, scored as the paper scores them:
+
+    python benchmarks/table1.py random                     # docs/table1/random.csv: a random policy's score per task
+    python benchmarks/table1.py scores runs/table1/*       # docs/table1/scores.csv: each finished run's two scores
+    python benchmarks/table1.py plot                       # docs/table1/normalized.png
+
+A run's paper score is the mean return of its last 100 training episodes: SB3's ``rollout/ep_rew_mean`` (a window of
+100 episodes) at the end of its last ``progress.csv``. Its evaluation score is the comparison's final deterministic
+evaluation. Per task, a score is normalised to ``(score - random) / (best - random)``, ``best`` the highest mean
+over seeds among the settings measured, and a setting's normalised score is the mean over its tasks and seeds.
+"""
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+from pages import DOCS, table
+from train_logs import progress_logs
+
+from sb3_pg.compare.spec import find_runs
+
+OUT = DOCS / "table1"
+TASKS = ("HalfCheetah-v4", "Hopper-v4", "InvertedDoublePendulum-v4", "InvertedPendulum-v4", "Reacher-v4", "Swimmer-v4")
+TASKS += ("Walker2d-v4",)
+SEEDS = 3
+HEADLINE = {"none": 3, "clip_0.2": 5, "adaptive_0.01": 5, "fixed_1": 3, "dual_0.01": 3}  # the issue's runs: seeds per setting
+# The paper's rows (Schulman et al. 2017, Table 1: normalised score averaged over its 21 runs); the dual rule is new here
+PAPER = {"none": -0.39, "clip_0.1": 0.76, "clip_0.2": 0.82, "clip_0.3": 0.70, "adaptive_0.003": 0.68}
+PAPER |= {"adaptive_0.01": 0.74, "adaptive_0.03": 0.71, "fixed_0.3": 0.62, "fixed_1": 0.71, "fixed_3": 0.72}
+PAPER |= {"fixed_10": 0.69, "dual_0.01": None}
+SAID = {"none": "no clipping or penalty", "clip": "clipping, epsilon", "adaptive": "adaptive KL, d_targ"}
+SAID |= {"fixed": "fixed KL, beta", "dual": "dual rule, d_targ"}
+METRICS = {"last100": "last 100 training episodes (the paper's)", "final_eval": "final deterministic evaluation"}
+
+
+def random_scores(episodes: int = 100) -> pd.DataFrame:
+    """:return: per task, the mean and standard error of the return of uniformly random actions over seeded episodes"""
+    rows = []
+    for task in TASKS:
+        env, returns = gym.make(task), []
+        env.action_space.seed(0)
+        for episode in range(episodes):
+            env.reset(seed=episode)
+            total, done = 0.0, False
+            while not done:
+                _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+                total, done = total + float(reward), terminated or truncated
+            returns.append(total)
+        rows.append([task, episodes, np.mean(returns), np.std(returns, ddof=1) / np.sqrt(episodes)])
+    return pd.DataFrame(rows, columns=["env", "episodes", "random_return", "random_sem"])
+
+
+def run_scores(folder: Path) -> pd.DataFrame:
+    """:return: a row per finished run of the comparison ``folder`` (a setting): its paper and evaluation scores"""
+    rows = []
+    for spec, result, _ in find_runs(folder):
+        if result is None:
+            continue
+        logs = progress_logs(Path(spec.run_dir), spec.algo, spec.env_id)
+        last100 = pd.read_csv(io.BytesIO(logs[-1]))["rollout/ep_rew_mean"].dropna().iloc[-1] if logs else np.nan
+        curve = result["evaluations"]
+        finals = [np.mean(values) for steps, values in zip(curve["timesteps"], curve["results"], strict=True)]
+        within = [value for steps, value in zip(curve["timesteps"], finals, strict=True) if steps <= spec.n_timesteps]
+        rows.append([folder.name, spec.env_id, spec.seed, result["timesteps"], last100, within[-1] if within else np.nan])
+    return pd.DataFrame(rows, columns=["setting", "env", "seed", "timesteps", "last100", "final_eval"])
+
+
+def normalized(scores: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """:return: ``scores`` with ``metric`` normalised per task by the random policy's score and the best setting's"""
+    random = pd.read_csv(OUT / "random.csv").set_index("env")["random_return"]
+    best = scores.groupby(["env", "setting"])[metric].mean().groupby("env").max()
+    return scores.assign(norm=(scores[metric] - scores["env"].map(random)) / (scores["env"].map(best - random)))
+
+
+def average(frame: pd.DataFrame, reps: int = 10_000, seed: int = 0) -> tuple[float, float, float]:
+    """:return: a setting's mean normalised score over its tasks (each the mean over its seeds) and a 95% bootstrap
+    interval, the seeds resampled within each task"""
+    rng, groups = np.random.default_rng(seed), [group["norm"].to_numpy() for _, group in frame.groupby("env")]
+    draws = np.mean([[rng.choice(values, len(values)).mean() for values in groups] for _ in range(reps)], axis=1)
+    return float(np.mean([values.mean() for values in groups])), *np.percentile(draws, [2.5, 97.5])
+
+
+def said(setting: str) -> str:
+    """:return: the paper's words for a setting: ``clip_0.2`` is "clipping, epsilon 0.2" """
+    kind, _, value = setting.partition("_")
+    return f"{SAID[kind]} {value}".strip()
+
+
+def blocks() -> dict[str, str]:
+    """:return: the blocks of ``docs/table1.md``: the table beside the paper's, per task, and the runs still missing"""
+    random = pd.read_csv(OUT / "random.csv")
+    found = {
+        "table1-random": table(
+            "task | random policy's return (100 episodes) | standard error",
+            [[row.env, f"{row.random_return:.1f}", f"{row.random_sem:.1f}"] for row in random.itertuples()],
+        )
+    }
+    if not (OUT / "scores.csv").is_file():
+        return found | dict.fromkeys(("table1", "table1-tasks", "table1-missing"), "No run has finished yet.\n")
+    scores = pd.read_csv(OUT / "scores.csv")
+    settings = [setting for setting in PAPER if setting in set(scores["setting"])]
+    rows, tasks = [], []
+    frames = {metric: normalized(scores, metric) for metric in METRICS}
+    for setting in settings:
+        cells = [said(setting), "-" if PAPER[setting] is None else f"{PAPER[setting]:.2f}"]
+        for frame in frames.values():
+            mine = frame[frame["setting"] == setting]
+            mean, low, high = average(mine)
+            cells.append(f"{mean:.2f} [{low:.2f}, {high:.2f}]")
+        mine = scores[scores["setting"] == setting]
+        rows.append([*cells, f"{len(mine)} of {len(TASKS) * SEEDS}", str(mine["env"].nunique())])
+        per_task = frames["last100"][frames["last100"]["setting"] == setting].groupby("env")
+        tasks.append(
+            [said(setting), *(f"{per_task.get_group(t)['norm'].mean():.2f}" if t in per_task.groups else "-" for t in TASKS)]
+        )
+    have = set(scores.set_index(["setting", "env", "seed"]).index)
+    missing = []
+    for setting, seeds in HEADLINE.items():
+        runs = [f"{task} {seed}" for task in TASKS for seed in range(seeds) if (setting, task, seed) not in have]
+        missing += [f"- {said(setting)}: {len(runs)} of {len(TASKS) * seeds} ({', '.join(runs)})"] if runs else []
+    header = "setting | paper | here, last 100 episodes [95% CI] | here, final evaluation [95% CI] | runs | tasks"
+    return found | {
+        "table1": table(header, rows),
+        "table1-tasks": table(" | ".join(["setting", *TASKS]), tasks),
+        "table1-missing": "\n".join(missing or ["- none"]) + "\n",
+    }
+
+
+def plot(path: Path) -> None:
+    """Draw each setting's normalised score (last 100 episodes) per task, seeds as points, beside the paper's average."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    frame = normalized(pd.read_csv(OUT / "scores.csv"), "last100")
+    settings = [setting for setting in PAPER if setting in set(frame["setting"])]
+    figure, axes = plt.subplots(figsize=(10, 4))
+    for i, setting in enumerate(settings):
+        mine = frame[frame["setting"] == setting]
+        for j, task in enumerate(TASKS):
+            values = mine[mine["env"] == task]["norm"]
+            axes.scatter(np.full(len(values), i + (j - 3) * 0.1), values, s=12, color=f"C{j}", label=task if i == 0 else None)
+        mean, low, high = average(mine)
+        axes.errorbar(i, mean, yerr=[[mean - low], [high - mean]], fmt="k_", markersize=20, capsize=4)
+        if PAPER[setting] is not None:
+            axes.plot(i, PAPER[setting], "r*", markersize=10, label="paper" if i == 0 else None)
+    axes.set_xticks(range(len(settings)), [said(setting) for setting in settings], rotation=15)
+    axes.set_ylabel("normalised score (random 0, best setting 1)")
+    axes.axhline(0, color="grey", linewidth=0.5)
+    axes.legend(fontsize=7, ncol=4)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("random", help="measure a random policy's score per task")
+    scores = commands.add_parser("scores", help="score the finished runs of setting folders")
+    scores.add_argument("folders", type=Path, nargs="+", help="comparison folders named by setting (runs/table1/<setting>)")
+    commands.add_parser("plot", help="draw docs/table1/normalized.png")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    if args.command == "random":
+        random_scores().to_csv(OUT / "random.csv", index=False)
+    elif args.command == "scores":
+        frame = pd.concat([run_scores(folder) for folder in args.folders], ignore_index=True)
+        frame.sort_values(["setting", "env", "seed"]).to_csv(OUT / "scores.csv", index=False)
+        print(f"{len(frame)} finished runs -> {OUT / 'scores.csv'}", file=sys.stderr)
+    else:
+        plot(OUT / "normalized.png")
+
+
+if __name__ == "__main__":
+    main()
