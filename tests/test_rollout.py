@@ -193,7 +193,7 @@ OBS = np.array([[0.5, -1.0, 0.2, 1.5, -0.3], [-2.0, 0.4, 1.0, 0.0, 0.7]], dtype=
 
 @pytest.mark.parametrize("space", ["discrete", "multidiscrete", "multibinary"])
 def test_sampled_actions_follow_the_policys_distribution_chi_square(space):
-    model = perturbed(NPG("MlpPolicy", vector_env(space, 1, seed=0), seed=0, policy_kwargs=dict(net_arch=[8])))
+    model = perturbed(NPG("MlpPolicy", vector_env(space, 1, seed=0), seed=0, policy_kwargs=dict(net_arch=[8, 8])))
     n = 20_000
     actions = sample(model, OBS, n)
     with th.no_grad():
@@ -217,7 +217,7 @@ def test_sampled_actions_follow_the_policys_distribution_chi_square(space):
 
 
 def test_sampled_actions_follow_the_policys_distribution_kolmogorov_smirnov():
-    model = perturbed(NPG("MlpPolicy", vector_env("box", 1, seed=0), seed=0, policy_kwargs=dict(net_arch=[8])))
+    model = perturbed(NPG("MlpPolicy", vector_env("box", 1, seed=0), seed=0, policy_kwargs=dict(net_arch=[8, 8])))
     with th.no_grad():
         model.policy.log_std.copy_(th.tensor([-0.7, 0.4]))  # type: ignore[operator]
     actions = sample(model, OBS, 5_000)
@@ -244,6 +244,63 @@ def test_numpy_policy_evaluates_as_sb3s_evaluate_actions(space, activation):
         expected_values, expected_log_probs, _ = model.policy.evaluate_actions(th.as_tensor(obs), torch_actions)
     np.testing.assert_allclose(values, expected_values.flatten().numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(log_probs, expected_log_probs.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("activation", [nn.Tanh, nn.ReLU])
+def test_the_step_of_a_nearly_deterministic_gaussian_is_the_policys_mean(activation):
+    """Every hidden layer and the output layer take part in the per-step action: with a tiny std it is the mean."""
+    kwargs = dict(net_arch=dict(pi=[16, 8], vf=[4]), activation_fn=activation)
+    model = perturbed(NPG("MlpPolicy", vector_env("box", 1, seed=0), seed=0, policy_kwargs=kwargs))
+    with th.no_grad():
+        model.policy.log_std.fill_(-30.0)  # type: ignore[operator]
+        mean = model.policy.get_distribution(th.as_tensor(OBS)).distribution.mean.numpy()
+    th.manual_seed(0)
+    np.testing.assert_allclose(NumpyPolicy(model.policy, len(OBS), chunk=4)(OBS), mean, rtol=1e-5, atol=1e-5)
+
+
+def test_log_probabilities_of_extreme_logits_are_finite_and_exact():
+    """Logits hundreds apart, and rows whose largest logits differ by hundreds: each row is normalised stably."""
+    model = NPG("MlpPolicy", vector_env("discrete", 1, seed=0), seed=0, policy_kwargs=dict(net_arch=dict(pi=[], vf=[])))
+    with th.no_grad():
+        model.policy.action_net.weight.zero_()
+        model.policy.action_net.weight[:, 0] = th.tensor([100.0, -100.0, 0.0])
+        model.policy.action_net.bias.zero_()
+    obs = np.zeros((3, 5), dtype=np.float32)
+    obs[:, 0] = [3.0, 0.0, -3.0]  # logits (300, -300, 0), (0, 0, 0), (-300, 300, 0)
+    actions = np.array([[1.0], [2.0], [0.0]], dtype=np.float32)
+    _, log_probs = NumpyPolicy(model.policy, 1, chunk=1).evaluate(obs, actions)
+    np.testing.assert_allclose(log_probs, [-600.0, -np.log(3.0), -600.0], rtol=1e-5)
+
+
+def rollouts(model: OnPolicyAlgorithm, n: int) -> list[dict[str, np.ndarray]]:
+    """:return: the buffer's observations and episode starts after each of ``n`` rollouts in a row, as ``learn`` runs them"""
+    _, callback = model._setup_learn(10**6, None)
+    found = []
+    for _ in range(n):
+        assert model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)  # type: ignore[arg-type]
+        buffer = model.rollout_buffer
+        found.append({"obs": buffer.observations.copy(), "starts": buffer.episode_starts.copy(), "last": model._last_obs})
+    return found
+
+
+def test_consecutive_rollouts_continue_the_episodes_under_way():
+    """A rollout of VPG, NPG or KLPPO starts where the last one stopped: no env is reset between them."""
+    model = VPG("MlpPolicy", vector_env("box", 2, seed=0, time_limit=50), seed=0, **small_kwargs(VPG, 7))
+    for env in model.env.envs:  # type: ignore[attr-defined]
+        env.unwrapped.end_probability = 0.0
+    first, second = rollouts(model, 2)
+    np.testing.assert_array_equal(second["obs"][0], first["last"])
+    assert not second["starts"][0].any()
+
+
+def test_reinforce_rollouts_hold_only_complete_episodes_after_a_multi_env_rollout():
+    """An env that the last rollout left mid-episode is reset: each env's first stored row begins an episode."""
+    model = REINFORCE("MlpPolicy", vector_env("box", 2, seed=0, time_limit=8), seed=0, **small_kwargs(REINFORCE, 3))
+    left_mid_episode = 0
+    for found in rollouts(model, 6):
+        assert found["starts"][0].all()
+        left_mid_episode += not np.all(model._last_episode_starts)
+    assert left_mid_episode > 0  # the case arose: some rollout ended with an env mid-episode
 
 
 @pytest.mark.parametrize("algo", ALGOS)
