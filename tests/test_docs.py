@@ -118,3 +118,38 @@ def test_gradient_tables_give_the_first_batch_size_whose_cosine_reaches_a_level(
     assert studies.first_batch(sizes, pd.Series([0.2, 0.45, 0.55, 0.93]), 0.9) == "2,048"
     assert studies.first_batch(sizes, pd.Series([0.6, 0.7, 0.8, 0.85]), 0.5) == "<= 256"
     assert studies.first_batch(sizes, pd.Series([0.6, 0.7, 0.8, 0.85]), 0.9) == "> 2,048"
+
+
+def test_a_packed_sweep_unpacks_to_the_same_files_and_keeps_its_tables(tmp_path):
+    """``benchmarks/study.py pack``: each candidate folder into ``<name>.tar.xz`` (models left in place), its tables
+    into the sweep's CSVs with a ``candidate`` column, rows of other candidates kept; ``unpack`` gives the files back."""
+    study = load_script("study")
+    files = {}
+    for name, final in (("a", "1.5"), ("b", "2.5")):
+        for table in ("runs.csv", "summary.csv", "evaluations.csv"):
+            files[f"{name}/{table}"] = f"env,algo,seed,final_return\nCartPole-v1,vpg,0,{final}\n"
+        files[f"{name}/CartPole-v1/runs.tar.xz"] = "an environment's archive"
+        files[f"{name}/CartPole-v1/vpg/seed_0/vpg/CartPole-v1_1/CartPole-v1.zip"] = "a model"
+    for path, text in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    study.pack(tmp_path, "a")
+    study.pack(tmp_path, "b")
+    runs = pd.read_csv(tmp_path / "runs.csv")
+    assert runs[["candidate", "final_return"]].values.tolist() == [["a", 1.5], ["b", 2.5]]
+    assert sorted(path.name for path in tmp_path.iterdir() if path.is_file()) == [
+        "a.tar.xz",
+        "b.tar.xz",
+        "evaluations.csv",
+        "runs.csv",
+        "summary.csv",
+    ]
+    assert (tmp_path / "a/CartPole-v1/vpg/seed_0/vpg/CartPole-v1_1/CartPole-v1.zip").read_text() == "a model"
+    (tmp_path / "a/CartPole-v1/vpg/seed_0/vpg/CartPole-v1_1/CartPole-v1.zip").unlink()
+    study.unpack(tmp_path, "a")
+    assert {path: (tmp_path / path).read_text() for path in files if path.startswith("a/") and "zip" not in path} == {
+        path: text for path, text in files.items() if path.startswith("a/") and "zip" not in path
+    }
+    (tmp_path / "a" / "runs.csv").write_text("env,algo,seed,final_return\nCartPole-v1,vpg,0,9.0\n")  # retrained
+    study.pack(tmp_path, "a")
+    assert pd.read_csv(tmp_path / "runs.csv").set_index("candidate")["final_return"].to_dict() == {"a": 9.0, "b": 2.5}
