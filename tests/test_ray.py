@@ -25,7 +25,7 @@ from ray.cluster_utils import Cluster
 
 from sb3_pg.compare.__main__ import main
 from sb3_pg.compare.run import NODE_DIR_ENV
-from sb3_pg.compare.spec import latest_checkpoint, run_dir_of
+from sb3_pg.compare.spec import latest_checkpoint, read_archive, run_dir_of
 
 ENV = "CartPole-v1"
 ALGOS = ["reinforce", "ppo"]
@@ -90,13 +90,15 @@ def finish(process: subprocess.Popen, timeout: float = 240) -> str:
     return output
 
 
+def record(run_dir: Path) -> str:
+    """:return: the ``result.json`` of a finished run, packed in its environment's archive once all its runs finished"""
+    name = f"{run_dir.parent.name}/{run_dir.name}/result.json"
+    return read_archive(run_dir.parent.parent, name)[name].decode()
+
+
 def results(out: Path) -> dict[tuple[str, int], dict]:
     """:return: ``result.json`` of each run, by (algo, seed)"""
-    return {
-        (algo, seed): json.loads((run_dir_of(out, ENV, algo, seed) / "result.json").read_text())
-        for algo in ALGOS
-        for seed in (0, 1)
-    }
+    return {(algo, seed): json.loads(record(run_dir_of(out, ENV, algo, seed))) for algo in ALGOS for seed in (0, 1)}
 
 
 def report_form(out: Path) -> list[str]:
@@ -211,9 +213,9 @@ def check_runs_of_a_lost_node_are_retried_on_the_others(cluster: Cluster, out: P
     label = f"{lost.parent.name} {ENV} {lost.name.replace('_', ' ')}"
     assert f"retrying {label} (attempt 2 of 3)" in output
     # The run that had finished on the lost node was kept, not trained again
-    assert kept.read_text() == kept_before
+    assert record(kept.parent) == kept_before
     # The lost run trained again on the other node, from its checkpoint (the file system is shared)
-    retried = json.loads((lost / "result.json").read_text())
+    retried = json.loads(record(lost))
     segments = retried["segments"]
     assert retried["attempts"] == 2 and retried["node_id"] != victim and len(segments) == 2
     assert segments[1]["offset"] >= 512 and segments[1]["resumed_from"].endswith(f"rl_model_{segments[1]['offset']}_steps.zip")
