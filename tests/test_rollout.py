@@ -47,7 +47,7 @@ class VectorEnv(gym.Env):
 SPACES = {
     "discrete": spaces.Discrete(3),
     "box": spaces.Box(-1.0, 1.0, (2,), np.float32),
-    "multidiscrete": spaces.MultiDiscrete([3, 2]),
+    "multidiscrete": spaces.MultiDiscrete([3, 2, 2]),
     "multibinary": spaces.MultiBinary(3),
 }
 
@@ -270,6 +270,16 @@ def test_log_probabilities_of_extreme_logits_are_finite_and_exact():
     actions = np.array([[1.0], [2.0], [0.0]], dtype=np.float32)
     _, log_probs = NumpyPolicy(model.policy, 1, chunk=1).evaluate(obs, actions)
     np.testing.assert_allclose(log_probs, [-600.0, -np.log(3.0), -600.0], rtol=1e-5)
+
+
+def test_the_values_of_a_list_of_one_dict_observation():
+    """A rollout with a single time-limit truncation bootstraps from a list of one terminal observation."""
+    model = VPG("MultiInputPolicy", vector_env("box", 1, seed=0, env_class=DictVectorEnv), seed=0, **small_kwargs(VPG))
+    obs = {key: space.sample() for key, space in model.observation_space.spaces.items()}  # type: ignore[attr-defined]
+    with th.no_grad():
+        expected = model.policy.predict_values({key: th.as_tensor(value[None]) for key, value in obs.items()})
+    values = rollout.predict_values(NumpyPolicy(model.policy, 1, chunk=1), [obs])
+    np.testing.assert_allclose(values, expected.flatten().numpy(), rtol=1e-5, atol=1e-6)
 
 
 def rollouts(model: OnPolicyAlgorithm, n: int) -> list[dict[str, np.ndarray]]:
