@@ -337,12 +337,38 @@ def test_the_baseline_is_the_batch_mean_of_the_returns_or_nothing(normalize_adva
     assert not np.allclose(advantages["mean"], advantages["none"])
 
 
-def test_gsde_noise_is_drawn_again_every_sde_sample_freq_steps(monkeypatch):
-    model = REINFORCE("MlpPolicy", "Pendulum-v1", n_steps=10, use_sde=True, sde_sample_freq=4, seed=0)
-    draws = []
+@pytest.mark.parametrize("every", [1, 4])
+def test_gsde_noise_is_drawn_again_every_sde_sample_freq_steps(monkeypatch, every):
+    model = REINFORCE("MlpPolicy", "Pendulum-v1", n_steps=10, use_sde=True, sde_sample_freq=every, seed=0)
+    draws = []  # the step at which each draw happens
     reset_noise = model.policy.reset_noise
-    monkeypatch.setattr(model.policy, "reset_noise", lambda n_envs=1: draws.append(n_envs) or reset_noise(n_envs))
+    monkeypatch.setattr(model.policy, "reset_noise", lambda n_envs=1: draws.append(model.num_timesteps) or reset_noise(n_envs))
     _, callback = model._setup_learn(10**6, None)
     assert model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)
     steps = model.rollout_buffer.buffer_size  # Pendulum's 200-step episode: the rollout runs on to its end
-    assert steps == 200 and draws == [1] * (1 + -(-steps // 4))  # at the start, then at steps 0, 4, 8, ...
+    assert steps == 200 and draws == [0, *range(0, steps, every)]  # at the start, then at steps 0, every, 2 every, ...
+
+
+def test_sde_sample_freq_without_gsde_draws_no_noise(monkeypatch):
+    """``sde_sample_freq`` is read only with ``use_sde=True``, as in SB3: without it, no gSDE noise is drawn."""
+    model = REINFORCE("MlpPolicy", "Pendulum-v1", n_steps=10, sde_sample_freq=4, seed=0)
+    monkeypatch.setattr(model.policy, "reset_noise", lambda n_envs=1: pytest.fail("reset_noise without gSDE"))
+    _, callback = model._setup_learn(10**6, None)
+    assert model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)
+
+
+def test_squashed_gsde_actions_are_rescaled_to_the_action_space():
+    """With ``squash_output`` the env gets ``unscale_action(action)``: on Pendulum's [-2, 2], twice the action."""
+
+    class Record(BaseCallback):
+        def _on_step(self) -> bool:
+            self.pairs = [*getattr(self, "pairs", []), (self.locals["actions"].copy(), self.locals["clipped_actions"])]
+            return True
+
+    model = REINFORCE("MlpPolicy", "Pendulum-v1", use_sde=True, policy_kwargs=dict(squash_output=True), n_steps=10, seed=0)
+    record = Record()
+    _, callback = model._setup_learn(10**6, record)
+    assert model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)
+    actions, clipped = (np.concatenate(part) for part in zip(*record.pairs, strict=True))
+    assert np.abs(actions).max() <= 1 and np.abs(actions).max() > 0.5
+    np.testing.assert_allclose(clipped, 2 * actions, rtol=1e-6)

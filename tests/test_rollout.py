@@ -339,6 +339,10 @@ def test_callbacks_see_sb3s_locals_and_can_stop_the_rollout(algo):
         def _on_step(self) -> bool:
             self.seen.append({name: self.locals[name] for name in ("new_obs", "rewards", "dones", "infos", "actions")})
             assert self.locals["clipped_actions"] is not None and self.model.num_timesteps == self.num_timesteps
+            # SB3's names for the loop's objects, as its collect_rollouts has them
+            assert self.locals["self"] is self.model and self.locals["env"] is self.model.env
+            assert self.locals["rollout_buffer"] is self.model.rollout_buffer and self.locals["callback"] is not None
+            assert (self.locals["n_rollout_steps"], self.locals["n_steps"]) == (self.model.n_steps, self.n_calls - 1)
             return self.n_calls < 5
 
     callback = StopAt()
