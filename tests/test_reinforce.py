@@ -109,9 +109,12 @@ def test_returns_are_exact_discounted_sums_of_complete_episodes(reward_to_go, n_
         assert (active.sum(axis=0) >= 8).all()
     assert n_checked >= 300 // n_envs // 2
     # The last update logged the last rollout's number of episodes and of steps
-    logged = model.logger.name_to_value
+    logged, last = model.logger.name_to_value, capture.rollouts[-1]
     assert logged["rollout/episodes"] == len(seen)
-    assert logged["rollout/batch_steps"] == int(capture.rollouts[-1]["active"].sum())
+    assert logged["rollout/batch_steps"] == int(last["active"].sum())
+    assert logged["rollout/discarded_steps"] == last["active"].size - int(last["active"].sum())
+    assert logged["train/return_mean"] == pytest.approx(float(last["returns"][last["active"]].mean()), rel=1e-5)
+    assert logged["train/n_updates"] == model._n_updates == len(capture.rollouts)  # one update per rollout
 
 
 def test_single_env_discards_nothing():

@@ -367,3 +367,24 @@ def test_a_distribution_without_entropy_uses_minus_the_mean_log_probability(algo
     model = algo("MlpPolicy", "Pendulum-v1", use_sde=True, seed=0, **kwargs)
     model.learn(64)
     assert np.isfinite(model.logger.name_to_value["train/entropy_loss"])
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_the_update_runs_in_training_mode_and_the_rollout_in_evaluation_mode(algo):
+    """As SB3's algorithms do: ``train()`` sets the policy's training mode (dropout, batch norm), the rollout unsets it."""
+    model = algo("MlpPolicy", "CartPole-v1", seed=0, **small_kwargs(algo))
+    modes = []
+    collect_rollouts, train = model.collect_rollouts, model.train
+
+    def recording_collect(*args, **kwargs):
+        result = collect_rollouts(*args, **kwargs)
+        modes.append(("rollout", model.policy.training))
+        return result
+
+    def recording_train():
+        train()
+        modes.append(("train", model.policy.training))
+
+    model.collect_rollouts, model.train = recording_collect, recording_train  # type: ignore[method-assign]
+    model.learn(4 * model.n_steps)
+    assert modes[:4] == [("rollout", False), ("train", True), ("rollout", False), ("train", True)]

@@ -111,3 +111,13 @@ def test_both_optimizers_take_the_policys_optimizer_kwargs():
     custom = VPG("MlpPolicy", "CartPole-v1", policy_kwargs=dict(optimizer_kwargs=dict(eps=1e-3, weight_decay=0.1)))
     for optimizer in (custom.policy.optimizer, custom.critic_optimizer):
         assert optimizer.defaults["eps"] == 1e-3 and optimizer.defaults["weight_decay"] == 0.1
+
+
+def test_the_critics_learning_rate_is_logged_and_applied():
+    schedule = lambda progress: 0.002 + 0.01 * progress  # noqa: E731
+    model = VPG("MlpPolicy", "CartPole-v1", vf_learning_rate=schedule, seed=0, n_steps=32, batch_size=16)
+    model.learn(64)
+    assert "train/vf_learning_rate" in model.logger.name_to_value  # a defaultdict: a missing key reads 0
+    rate = model.logger.name_to_value["train/vf_learning_rate"]
+    assert rate == pytest.approx(schedule(model._current_progress_remaining)) and rate > 0
+    assert model.critic_optimizer.param_groups[0]["lr"] == rate
