@@ -246,7 +246,7 @@ def test_logging(clip_range):
     # The values are checked against a hand-written reference in tests/test_reference.py; here, how they add up
     values = model.logger.name_to_value
     assert values["train/policy_loss"] == pytest.approx(values["train/kl_penalty"] - values["train/surrogate"], abs=1e-6)
-    assert ({"train/clip_fraction", "train/clip_range"} <= logged) == (clip_range is not None)
+    assert ("train/clip_fraction" in logged) == ("train/clip_range" in logged) == (clip_range is not None)
 
 
 @pytest.mark.slow
