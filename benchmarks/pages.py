@@ -185,8 +185,8 @@ def refresh(page: str, blocks: dict[str, str]) -> tuple[str, list[str]]:
     return BLOCK.sub(lambda m: m[1] + blocks.get(m["name"], m["body"]) + m[4], page), problems
 
 
-def random_return(env_id: str, episodes: int = 10) -> float:
-    """:return: the mean return of uniformly random actions over ``episodes`` seeded episodes"""
+def random_returns(env_id: str, episodes: int = 10) -> list[float]:
+    """:return: the returns of uniformly random actions over ``episodes`` seeded episodes"""
     env, returns = gym.make(env_id), []
     env.action_space.seed(0)
     for episode in range(episodes):
@@ -196,4 +196,9 @@ def random_return(env_id: str, episodes: int = 10) -> float:
             _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
             total, done = total + float(reward), terminated or truncated
         returns.append(total)
-    return sum(returns) / episodes
+    return returns
+
+
+def random_return(env_id: str, episodes: int = 10) -> float:
+    """:return: the mean return of uniformly random actions over ``episodes`` seeded episodes"""
+    return sum(random_returns(env_id, episodes)) / episodes

@@ -17,10 +17,9 @@ import io
 import sys
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import pandas as pd
-from pages import DOCS, table
+from pages import DOCS, random_returns, table
 from train_logs import progress_logs
 
 from sb3_pg.compare.spec import find_runs
@@ -43,15 +42,7 @@ def random_scores(episodes: int = 100) -> pd.DataFrame:
     """:return: per task, the mean and standard error of the return of uniformly random actions over seeded episodes"""
     rows = []
     for task in TASKS:
-        env, returns = gym.make(task), []
-        env.action_space.seed(0)
-        for episode in range(episodes):
-            env.reset(seed=episode)
-            total, done = 0.0, False
-            while not done:
-                _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-                total, done = total + float(reward), terminated or truncated
-            returns.append(total)
+        returns = random_returns(task, episodes)
         rows.append([task, episodes, np.mean(returns), np.std(returns, ddof=1) / np.sqrt(episodes)])
     return pd.DataFrame(rows, columns=["env", "episodes", "random_return", "random_sem"])
 
