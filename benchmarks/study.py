@@ -146,9 +146,10 @@ def pack(folder: Path, name: str) -> None:
 
 
 def unpack(folder: Path, name: str) -> None:
-    """Extract ``<folder>/<name>.tar.xz`` where it was packed from."""
+    """Extract ``<folder>/<name>.tar.xz`` where it was packed from, but for the files that are there already: those
+    are newer (a study or sweep interrupted after it was unpacked)."""
     with tarfile.open(folder / f"{name}.tar.xz") as tar:
-        tar.extractall(folder, filter="data")
+        tar.extractall(folder, members=[m for m in tar if not (folder / m.name).exists()], filter="data")
 
 
 def main() -> None:

@@ -3,7 +3,7 @@ The PPO paper's Table 1 measured with this package (``docs/table1.md``): the set
 paper's seven MuJoCo tasks, trained by ``benchmarks/table1.sh``, scored as the paper scores them:
 
     python benchmarks/table1.py random                     # docs/table1/random.csv: a random policy's score per task
-    python benchmarks/table1.py scores runs/table1/*       # docs/table1/scores.csv: each finished run's two scores
+    python benchmarks/table1.py scores docs/table1/clip_0.2   # docs/table1/scores.csv: the setting's finished runs
     python benchmarks/table1.py plot                       # docs/table1/normalized.png
 
 A run's paper score is the mean return of its last 100 training episodes: SB3's ``rollout/ep_rew_mean`` (a window of
@@ -155,7 +155,7 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("random", help="measure a random policy's score per task")
     scores = commands.add_parser("scores", help="score the finished runs of setting folders")
-    scores.add_argument("folders", type=Path, nargs="+", help="comparison folders named by setting (runs/table1/<setting>)")
+    scores.add_argument("folders", type=Path, nargs="+", help="comparison folders named by setting (docs/table1/<setting>)")
     commands.add_parser("plot", help="draw docs/table1/normalized.png")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -163,6 +163,9 @@ def main() -> None:
         random_scores().to_csv(OUT / "random.csv", index=False)
     elif args.command == "scores":
         frame = pd.concat([run_scores(folder) for folder in args.folders], ignore_index=True)
+        if (OUT / "scores.csv").is_file():  # the rows of the settings not scored now stay
+            kept = pd.read_csv(OUT / "scores.csv")
+            frame = pd.concat([kept[~kept["setting"].isin([folder.name for folder in args.folders])], frame])
         frame.sort_values(["setting", "env", "seed"]).to_csv(OUT / "scores.csv", index=False)
         print(f"{len(frame)} finished runs -> {OUT / 'scores.csv'}", file=sys.stderr)
     else:

@@ -150,6 +150,10 @@ def test_a_packed_sweep_unpacks_to_the_same_files_and_keeps_its_tables(tmp_path)
     assert {path: (tmp_path / path).read_text() for path in files if path.startswith("a/") and "zip" not in path} == {
         path: text for path, text in files.items() if path.startswith("a/") and "zip" not in path
     }
+    (tmp_path / "a" / "summary.csv").write_text("newer")  # a file already there is newer than the archive's: kept
+    study.unpack(tmp_path, "a")
+    assert (tmp_path / "a" / "summary.csv").read_text() == "newer"
+    (tmp_path / "a" / "summary.csv").write_text(files["a/summary.csv"])
     (tmp_path / "a" / "runs.csv").write_text("env,algo,seed,final_return\nCartPole-v1,vpg,0,9.0\n")  # retrained
     study.pack(tmp_path, "a")
     assert pd.read_csv(tmp_path / "runs.csv").set_index("candidate")["final_return"].to_dict() == {"a": 9.0, "b": 2.5}
