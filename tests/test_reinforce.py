@@ -237,6 +237,19 @@ def test_an_env_that_never_ends_is_truncated_at_max_episode_steps(n_envs):
         assert rollout["observations"][0, :, 0].tolist() == [0.0] * n_envs
 
 
+def test_an_episode_begun_mid_rollout_is_cut_after_max_episode_steps_of_its_own():
+    """Episodes of 10, 10, 10 steps, then one that never ends within reach: n_steps=35, max_episode_steps=40. The
+    fourth episode begins at step 30 and is cut at its 40th step, step 70, whatever the rollout's own step count."""
+    model = REINFORCE("MlpPolicy", DummyVecEnv([lambda: ScriptedEnv(0, [10, 10, 10, 1000])]), n_steps=35, max_episode_steps=40)
+    _, callback = model._setup_learn(10**6, None)
+    with pytest.warns(UserWarning, match=r"env 0 ran 40 steps \(max_episode_steps\)"):
+        assert model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)
+    buffer = model.rollout_buffer
+    assert int(buffer.active.sum()) == 70
+    stored = buffer.observations[buffer.active[:, 0], 0]
+    assert stored[-1].tolist() == [3.0, 39.0]  # the fourth episode's 40th step, the last one stored
+
+
 class UniformLengthEnv(gym.Env):
     """Episodes whose lengths are uniform on [1, 200] (mean 100.5)."""
 

@@ -1,5 +1,6 @@
 """SB3-style tests: every algorithm on every space, with the features SB3 users rely on."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
@@ -388,3 +389,29 @@ def test_the_update_runs_in_training_mode_and_the_rollout_in_evaluation_mode(alg
     model.collect_rollouts, model.train = recording_collect, recording_train  # type: ignore[method-assign]
     model.learn(4 * model.n_steps)
     assert modes[:4] == [("rollout", False), ("train", True), ("rollout", False), ("train", True)]
+
+
+class SuccessEnv(gym.Env):
+    """Episodes of 5 steps, each reporting ``is_success`` at its end, as goal environments do."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, dtype=np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.zeros(2, dtype=np.float32), 1.0, self.t == 5, False, {"is_success": self.t == 5}
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_successes_are_counted_at_episode_ends(algo):
+    """SB3's ``ep_success_buffer`` (``rollout/success_rate``): one entry per finished episode that reports it."""
+    kwargs = small_kwargs(algo, 20)
+    model = algo("MlpPolicy", SuccessEnv(), seed=0, **kwargs)
+    _, callback = model._setup_learn(10**6, None)
+    assert model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)
+    assert list(model.ep_success_buffer) == [True] * 4
