@@ -250,6 +250,26 @@ def test_an_episode_begun_mid_rollout_is_cut_after_max_episode_steps_of_its_own(
     assert stored[-1].tolist() == [3.0, 39.0]  # the fourth episode's 40th step, the last one stored
 
 
+def test_returns_end_at_a_cut_while_another_env_stores_on():
+    """Env 0 never ends and is cut at step 40; env 1 ends an episode at step 40 and stores one more, to step 50.
+    Each stored episode's returns are its own discounted sums: env 0's stop at the cut, though its rows go on
+    (unstored) while env 1 stores, and env 1's episode that begins at the cut begins there."""
+    envs = [ScriptedEnv(0, [1000]), ScriptedEnv(1, [10])]
+    vec_env = DummyVecEnv([lambda env=env: env for env in envs])
+    model = REINFORCE("MlpPolicy", vec_env, n_steps=45, max_episode_steps=40, gamma=GAMMA, seed=0)
+    _, callback = model._setup_learn(10**6, None)
+    with pytest.warns(UserWarning, match="max_episode_steps"):
+        assert model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)
+    buffer = model.rollout_buffer
+    assert buffer.active[:, 0].sum() == 40 and buffer.active[:, 1].sum() == 50
+    for env_id in (0, 1):
+        stored = buffer.observations[buffer.active[:, env_id], env_id].astype(int)
+        last = dict(stored.tolist())  # the last stored step of each episode
+        for row, (episode, t) in zip(np.flatnonzero(buffer.active[:, env_id]), stored, strict=True):
+            expected = sum(GAMMA ** (k - t) * scripted_reward(env_id, episode, k) for k in range(t, last[episode] + 1))
+            assert buffer.returns[row, env_id] == pytest.approx(expected, rel=1e-5), (env_id, episode, t)
+
+
 class UniformLengthEnv(gym.Env):
     """Episodes whose lengths are uniform on [1, 200] (mean 100.5)."""
 
