@@ -1,5 +1,8 @@
 """Bad input, faults and reproducibility: clear errors before training, nothing silently NaN."""
 
+import warnings
+from types import SimpleNamespace
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -12,6 +15,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecCheckNan
 
 from sb3_pg import KLPPO, NPG, REINFORCE, VPG
 from sb3_pg.common.buffers import EpisodicRolloutBuffer
+from sb3_pg.common.checks import check_rollout_finite, check_rollout_size
 
 COMMON = [
     ("learning_rate", 0.0, "learning_rate"),
@@ -221,3 +225,30 @@ def test_gradient_clipping_can_be_turned_off(algo):
         np.testing.assert_array_equal(same, other)
     # A tight clip changes the step: the two above were not clipped
     assert any(not np.array_equal(a, b) for a, b in zip(unclipped, trained(1e-3), strict=True))
+
+
+def test_a_non_finite_float_entry_after_an_integer_one_is_refused():
+    """Integer entries of a Dict observation are skipped, and the float entries after them still checked."""
+    buffer = SimpleNamespace(pos=3, n_envs=2, rewards=np.zeros((4, 2), dtype=np.float32))
+    buffer.observations = {"a": np.zeros((4, 2, 1), dtype=np.int64), "b": np.zeros((4, 2, 2), dtype=np.float32)}
+    buffer.observations["b"][2, 1, 0] = np.nan
+    with pytest.raises(ValueError, match=r"Non-finite observation\['b'\] at step 2 of the rollout in env 1 \(timestep 6\)"):
+        check_rollout_finite(buffer, num_timesteps=6)
+
+
+@pytest.mark.parametrize(
+    ("n_steps", "n_envs", "batch_size", "normalize", "warned"),
+    [
+        (10, 2, 4, False, None),  # 20 steps in 5 minibatches of 4
+        (9, 1, 4, False, "each pass over it makes 2 minibatches of 4 and one of 1"),
+        (3, 1, 4, False, "each pass over it makes one minibatch of 3"),
+        (2, 1, 2, True, None),  # two advantages can be standardised
+        (1, 1, 1, True, "a single advantage cannot be standardised"),
+    ],
+)
+def test_the_rollout_size_warnings(n_steps, n_envs, batch_size, normalize, warned):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_rollout_size(batch_size, n_steps, n_envs, normalize)
+    messages = [str(warning.message) for warning in caught]
+    assert messages == [] if warned is None else (len(messages) == 1 and warned in messages[0]), messages
