@@ -1,5 +1,6 @@
 """Bad input, faults and reproducibility: clear errors before training, nothing silently NaN."""
 
+import math
 import warnings
 from types import SimpleNamespace
 
@@ -15,7 +16,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecCheckNan
 
 from sb3_pg import KLPPO, NPG, REINFORCE, VPG
 from sb3_pg.common.buffers import EpisodicRolloutBuffer
-from sb3_pg.common.checks import check_rollout_finite, check_rollout_size
+from sb3_pg.common.checks import check_env_and_batch, check_learning_rate, check_real, check_rollout_finite, check_rollout_size
 
 COMMON = [
     ("learning_rate", 0.0, "learning_rate"),
@@ -252,3 +253,47 @@ def test_the_rollout_size_warnings(n_steps, n_envs, batch_size, normalize, warne
         check_rollout_size(batch_size, n_steps, n_envs, normalize)
     messages = [str(warning.message) for warning in caught]
     assert messages == [] if warned is None else (len(messages) == 1 and warned in messages[0]), messages
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("gamma", 1.5, 0.0, 1.0), "gamma must be a finite number in [0.0, 1.0], got 1.5"),
+        (("target_kl", 0.0, 0.0, math.inf, True), "target_kl must be a finite number in (0.0, inf], got 0.0"),
+        (("x", 1.0, 0.0, 1.0, False, True), "x must be a finite number in [0.0, 1.0), got 1.0"),
+        (("x", math.nan), "x must be a finite number in [-inf, inf], got nan"),
+        (("x", "0.5"), "x must be a finite number in [-inf, inf], got '0.5'"),
+        (("x", True), "x must be a finite number in [-inf, inf], got True"),
+    ],
+)
+def test_check_real_names_the_value_and_the_interval(args, message):
+    with pytest.raises(ValueError) as raised:
+        check_real(*args)
+    assert str(raised.value) == message
+
+
+def test_check_real_accepts_the_closed_ends_and_refuses_the_open_ones():
+    check_real("x", 1.0, 0.0, 1.0)  # a closed end is in the interval
+    check_real("x", 0.0, 0.0, 1.0)
+    for args in (("x", 1.0, 0.0, 1.0, False, True), ("x", 0.0, 0.0, 1.0, True, False)):
+        with pytest.raises(ValueError):
+            check_real(*args)
+
+
+def test_a_learning_rate_schedule_is_read_at_its_start():
+    check_learning_rate("learning_rate", lambda progress: 1e-3 * (progress - 1.0) + 1e-3)  # 1e-3 at the start, 0 at the end
+    with pytest.raises(ValueError, match=r"learning_rate\(1.0\) = 0.0"):
+        check_learning_rate("learning_rate", lambda progress: 1e-3 * (1.0 - progress))
+
+
+def test_an_unsupported_space_is_named_with_the_supported_ones():
+    model = SimpleNamespace(env=object(), observation_space=spaces.Box(-1, 1, (2,)), action_space=spaces.Tuple([]))
+    model.n_steps, model.n_envs = 8, 1
+    with pytest.raises(ValueError) as raised:
+        check_env_and_batch(model)
+    assert str(raised.value) == (
+        "action_space Tuple() is not supported by SimpleNamespace: use one of Box, Discrete, MultiDiscrete, MultiBinary"
+    )
+    model.observation_space, model.action_space = spaces.Tuple([]), spaces.Discrete(2)
+    with pytest.raises(ValueError, match=r"use one of Box, Discrete, MultiDiscrete, MultiBinary, Dict$"):
+        check_env_and_batch(model)
