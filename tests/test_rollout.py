@@ -405,7 +405,7 @@ def test_what_the_fast_path_does_not_cover_takes_sb3s_path_and_says_so(algo, cas
         kwargs.pop("policy_kwargs")
     model = algo(policy, make_vec_env(env, n_envs=2, seed=0), seed=0, verbose=1, **kwargs)
     reason = model.rollout_blocker()
-    assert reason is not None and f"rollouts take SB3's per-step path: {reason}" in capsys.readouterr().out
+    assert reason is not None and f"{algo.__name__}: rollouts take SB3's per-step path: {reason}\n" in capsys.readouterr().out
     assert reason == REASONS[case].format(getattr(kwargs.get("rollout_buffer_class"), "__name__", ""))
     sb3_calls, built = [], []
     sb3_collect = OnPolicyAlgorithm.collect_rollouts

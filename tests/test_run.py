@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch as th
 from conftest import ALGOS, small_kwargs
+from stable_baselines3.common import base_class
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback, EvalCallback
 from stable_baselines3.common.distributions import StateDependentNoiseDistribution
 from stable_baselines3.common.env_util import make_vec_env
@@ -415,3 +416,24 @@ def test_successes_are_counted_at_episode_ends(algo):
     _, callback = model._setup_learn(10**6, None)
     assert model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)
     assert list(model.ep_success_buffer) == [True] * 4
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_learn_shows_the_progress_bar_it_is_asked_for(algo, monkeypatch):
+    """``learn(progress_bar=True)`` adds SB3's ProgressBarCallback, as SB3's algorithms do; without it, none."""
+    made = []
+
+    class Bar(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            made.append(self)
+
+        def _on_step(self) -> bool:
+            return True
+
+    monkeypatch.setattr(base_class, "ProgressBarCallback", Bar)
+    model = algo("MlpPolicy", "CartPole-v1", seed=0, **small_kwargs(algo))
+    model.learn(model.n_steps)
+    assert made == []
+    model.learn(model.n_steps, progress_bar=True)
+    assert len(made) == 1 and made[0].n_calls > 0
