@@ -416,6 +416,12 @@ def test_what_the_fast_path_does_not_cover_takes_sb3s_path_and_says_so(algo, cas
     assert sb3_calls == ([] if algo is REINFORCE else [1])
 
 
+def test_an_image_of_any_channel_count_takes_sb3s_path():
+    """SB3 scales a uint8 image Box by 1/255 whatever its channels: a two-channel image is not taken for a vector."""
+    model = VPG("MlpPolicy", FakeImageEnv(screen_height=8, screen_width=8, n_channels=2), seed=0, **small_kwargs(VPG))
+    assert model.rollout_blocker() == REASONS["images"]
+
+
 @pytest.mark.parametrize("algo", ALGOS)
 def test_the_covered_cases_take_the_fast_path_silently(algo, capsys):
     for env, kwargs in [
