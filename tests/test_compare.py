@@ -455,3 +455,24 @@ def test_published_benchmark_rebuilds_byte_identical_on_another_machine(tmp_path
     assert "35 of 35 runs finished earlier: skipped: nothing to train (a new --folder trains every run again" in printed
     assert printed.index("nothing to train") < printed.index(f"building the report of {copy}") < printed.index("| algorithm |")
     assert {path: path.read_bytes() for path in sorted(copy.rglob("*")) if path.is_file()} == before
+
+
+def test_a_0_2_0_archive_is_read_and_merged_when_packing(tmp_path):
+    """0.2.0 packed only the zoo folders, into ``zoo_runs.tar.xz``: its files are read, and packing moves them into
+    ``runs.tar.xz`` beside the run records, the old archive gone."""
+    env_dir = tmp_path / ENV
+    run_dir = env_dir / "ppo" / "seed_0"
+    run_dir.mkdir(parents=True)
+    spec = {"env_id": ENV, "algo": "ppo", "seed": 0, "n_timesteps": 8, "conf_file": "", "eval_freq": 4}
+    (run_dir / "spec.json").write_text(json.dumps(spec))
+    (run_dir / "result.json").write_text('{"timesteps": 8}')
+    with tarfile.open(env_dir / "zoo_runs.tar.xz", "w:xz") as tar:
+        info = tarfile.TarInfo(f"ppo/seed_0/ppo/{ENV}_1/progress.csv")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"a,b"))
+    assert spec_module.read_archive(env_dir) == {f"ppo/seed_0/ppo/{ENV}_1/progress.csv": b"a,b"}
+    spec_module.pack(env_dir)
+    assert not (env_dir / "zoo_runs.tar.xz").exists() and not run_dir.exists()
+    assert set(packed(tmp_path)) == {f"ppo/seed_0/ppo/{ENV}_1/progress.csv", "ppo/seed_0/spec.json", "ppo/seed_0/result.json"}
+    ((found_spec, result, failed),) = spec_module.find_runs(tmp_path)
+    assert (found_spec.algo, found_spec.seed, result, failed) == ("ppo", 0, {"timesteps": 8}, None)
