@@ -265,7 +265,7 @@ def main() -> None:
     for rep, (env_id, n_envs) in itertools.product(range(args.reps), SETTINGS):
         steps = max(args.steps, 2 * args.n_steps * n_envs)
         for algo, split in itertools.product(args.algos, (False, True)):
-            reference = env_cost(env_id, n_envs, args.steps // 2, seed=rep)  # just before the run: the pair shares conditions
+            reference = env_cost(env_id, n_envs, steps, seed=rep)  # just before the run, as many steps: shared conditions
             record = run_one(algo, env_id, steps, args.n_steps, n_envs, rep, split) | {"rep": rep, "env_ref_s": reference}
             records.append(record)
             ratio = record["rollout_s"] / record["timesteps"] / reference

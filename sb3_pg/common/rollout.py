@@ -432,10 +432,10 @@ def collect_rollout(
     box = model.action_space if isinstance(model.action_space, spaces.Box) else None
     bootstraps: list[tuple[int, int, Any]] = []  # (row, env, terminal observation) of each time-limit truncation
     n_steps = 0
-    # Complete episodes only: which envs still store, the length of the episode each env is in, the envs whose
-    # episode was truncated at max_episode_steps last step, and the step at which an episode could next reach it
+    # Complete episodes only: which envs still store, the step at which the episode each env is in began, the envs
+    # whose episode was truncated at max_episode_steps last step, and the step at which an episode could next reach it
     storing, n_storing = np.ones(n_envs, dtype=bool), n_envs
-    episode_steps = np.zeros(n_envs, dtype=np.int64)
+    episode_begun = np.zeros(n_envs, dtype=np.int64)
     cut, cut_any = np.zeros(n_envs, dtype=bool), False
     limit = max_episode_steps or 0
     next_check = limit
@@ -504,12 +504,12 @@ def collect_rollout(
         model._last_episode_starts = dones
 
         if episodic:
-            episode_steps += 1
             if any_done:
-                episode_steps[dones] = 0
+                episode_begun[dones] = n_steps
             cut_any = False
             if n_steps >= next_check:
                 # An episode that has not ended after max_episode_steps is truncated there, and its env stops storing
+                episode_steps = n_steps - episode_begun
                 cut = storing & (episode_steps >= limit)
                 cut_any = bool(cut.any())
                 if cut_any:
