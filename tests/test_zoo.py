@@ -111,6 +111,42 @@ def test_ppo_cleanrl_is_sb3_ppo_with_cleanrl_settings(tmp_path):
     model.env.close()
 
 
+@pytest.mark.parametrize("setting", sorted(path.stem for path in (ROOT / "benchmarks" / "table1").glob("*.yml")))
+def test_table1_settings_are_the_papers(tmp_path, setting):
+    """docs/table1.md's settings: the PPO paper's Table 3 as ppo1 ran it (observations normalised and clipped to 5,
+    step size annealed from 3e-4), and the setting its file is named for: PPO's epsilon, annealed as ppo1 does, or
+    KLPPO's beta rule with its d_targ or fixed beta ("none": a fixed beta of 0)."""
+    from rl_zoo3.exp_manager import ExperimentManager
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    zoo.register()
+    kind, _, value = setting.partition("_")
+    algo = "ppo" if kind == "clip" else "klppo"
+    config = str(ROOT / "benchmarks" / "table1" / f"{setting}.yml")
+    manager = ExperimentManager(argparse.Namespace(), algo, "Hopper-v4", str(tmp_path), eval_freq=-1, config=config)
+    model, _ = manager.setup_experiment()
+    assert isinstance(model, {"ppo": PPO, "klppo": KLPPO}[algo]) and isinstance(model.env, VecNormalize)
+    assert (model.env.norm_obs, model.env.norm_reward, model.env.clip_obs) == (True, False, 5.0)
+    assert [model.lr_schedule(progress) for progress in (1.0, 0.5)] == pytest.approx([3e-4, 1.5e-4])
+    paper = {"n_steps": 2048, "batch_size": 64, "n_epochs": 10, "gamma": 0.99, "gae_lambda": 0.95, "ent_coef": 0.0}
+    assert {name: getattr(model, name) for name in paper} == paper
+    assert (model.vf_coef, model.max_grad_norm, model.normalize_advantage) == (1.0, float("inf"), True)
+    net = model.policy.mlp_extractor
+    assert [layer.out_features for layer in net.policy_net if isinstance(layer, th.nn.Linear)] == [64, 64]
+    assert [layer.out_features for layer in net.value_net if isinstance(layer, th.nn.Linear)] == [64, 64]
+    assert isinstance(net.policy_net[1], th.nn.Tanh) and not list(model.policy.features_extractor.parameters())  # no sharing
+    assert th.all(model.policy.log_std == 0)
+    if kind == "clip":
+        assert [model.clip_range(progress) for progress in (1.0, 0.5)] == pytest.approx([float(value), float(value) / 2])
+    else:
+        rule = {"none": "fixed", "fixed": "fixed", "adaptive": "adaptive", "dual": "dual"}[kind]
+        beta = 0.0 if kind == "none" else float(value) if kind == "fixed" else 1.0
+        target = float(value) if kind in ("adaptive", "dual") else None
+        assert (model.kl_coef_update, model.kl_coef, model.target_kl) == (rule, beta, target)
+    model.env.close()
+
+
 def test_zoo_argv():
     ours = zoo.hyperparams_file("npg")
     argv = ["--algo", "npg", "--env", "CartPole-v1"]
