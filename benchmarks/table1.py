@@ -77,6 +77,14 @@ def average(frame: pd.DataFrame, reps: int = 10_000, seed: int = 0) -> tuple[flo
     return float(np.mean([values.mean() for values in groups])), *np.percentile(draws, [2.5, 97.5])
 
 
+def measured(scores: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """:return: the settings with runs, in the paper's order, and the tasks on which every one of them has runs: a
+    setting's average is taken over those alone, so that the averages of settings measured on more tasks compare"""
+    settings = [setting for setting in PAPER if setting in set(scores["setting"])]
+    have = [set(scores.loc[scores["setting"] == setting, "env"]) for setting in settings]
+    return settings, [task for task in TASKS if all(task in tasks for tasks in have)]
+
+
 def said(setting: str) -> str:
     """:return: the paper's words for a setting: ``clip_0.2`` is "clipping, epsilon 0.2" """
     kind, _, value = setting.partition("_")
@@ -95,17 +103,17 @@ def blocks() -> dict[str, str]:
     if not (OUT / "scores.csv").is_file():
         return found | dict.fromkeys(("table1", "table1-tasks", "table1-missing"), "No run has finished yet.\n")
     scores = pd.read_csv(OUT / "scores.csv")
-    settings = [setting for setting in PAPER if setting in set(scores["setting"])]
+    settings, common = measured(scores)
     rows, tasks = [], []
     frames = {metric: normalized(scores, metric) for metric in METRICS}
     for setting in settings:
         cells = [said(setting), "-" if PAPER[setting] is None else f"{PAPER[setting]:.2f}"]
         for frame in frames.values():
-            mine = frame[frame["setting"] == setting]
+            mine = frame[(frame["setting"] == setting) & frame["env"].isin(common)]
             mean, low, high = average(mine)
             cells.append(f"{mean:.2f} [{low:.2f}, {high:.2f}]")
         mine = scores[scores["setting"] == setting]
-        rows.append([*cells, f"{len(mine)} of {len(TASKS) * SEEDS}", str(mine["env"].nunique())])
+        rows.append([*cells, f"{len(mine)} of {len(TASKS) * SEEDS}"])
         per_task = frames["last100"][frames["last100"]["setting"] == setting].groupby("env")
         tasks.append(
             [said(setting), *(f"{per_task.get_group(t)['norm'].mean():.2f}" if t in per_task.groups else "-" for t in TASKS)]
@@ -115,30 +123,32 @@ def blocks() -> dict[str, str]:
     for setting, seeds in HEADLINE.items():
         runs = [f"{task} {seed}" for task in TASKS for seed in range(seeds) if (setting, task, seed) not in have]
         missing += [f"- {said(setting)}: {len(runs)} of {len(TASKS) * seeds} ({', '.join(runs)})"] if runs else []
-    header = "setting | paper | here, last 100 episodes [95% CI] | here, final evaluation [95% CI] | runs | tasks"
+    header = "setting | paper | here, last 100 episodes [95% CI] | here, final evaluation [95% CI] | runs"
+    averaged = f"Averaged over the {len(common)} tasks every setting below has runs on: {', '.join(common) or 'none'}.\n\n"
     return found | {
-        "table1": table(header, rows),
+        "table1": averaged + table(header, rows),
         "table1-tasks": table(" | ".join(["setting", *TASKS]), tasks),
         "table1-missing": "\n".join(missing or ["- none"]) + "\n",
     }
 
 
 def plot(path: Path) -> None:
-    """Draw each setting's normalised score (last 100 episodes) per task, seeds as points, beside the paper's average."""
+    """Draw each setting's normalised score (last 100 episodes) per task, seeds as points, and its average over the
+    tasks every setting has runs on, beside the paper's average."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    frame = normalized(pd.read_csv(OUT / "scores.csv"), "last100")
-    settings = [setting for setting in PAPER if setting in set(frame["setting"])]
+    frame = normalized(scores := pd.read_csv(OUT / "scores.csv"), "last100")
+    settings, common = measured(scores)
     figure, axes = plt.subplots(figsize=(10, 4))
     for i, setting in enumerate(settings):
         mine = frame[frame["setting"] == setting]
         for j, task in enumerate(TASKS):
             values = mine[mine["env"] == task]["norm"]
             axes.scatter(np.full(len(values), i + (j - 3) * 0.1), values, s=12, color=f"C{j}", label=task if i == 0 else None)
-        mean, low, high = average(mine)
+        mean, low, high = average(mine[mine["env"].isin(common)])
         axes.errorbar(i, mean, yerr=[[mean - low], [high - mean]], fmt="k_", markersize=20, capsize=4)
         if PAPER[setting] is not None:
             axes.plot(i, PAPER[setting], "r*", markersize=10, label="paper" if i == 0 else None)

@@ -12,7 +12,7 @@ read -r -a envs <<< "${ENVS:-HalfCheetah-v4 Hopper-v4 InvertedDoublePendulum-v4 
 [ $# -gt 0 ] && settings=("$@") || settings=(clip_0.2 adaptive_0.01 none fixed_1 dual_0.01)
 status=0
 for setting in "${settings[@]}"; do
-    algo=klppo && [ "${setting%%_*}" = clip ] && algo=ppo
+    algo=klppo && [ "${setting%%_*}" = clip ] && algo=ppo_fast  # SB3's PPO on the rollout path KLPPO takes
     for env in "${envs[@]}"; do
         echo "=== $setting $env ($(date -u +%FT%TZ))"
         [ -f "docs/table1/$setting.tar.xz" ] && flock docs/table1/.lock python benchmarks/study.py unpack docs/table1 "$setting"

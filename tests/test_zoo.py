@@ -117,16 +117,16 @@ def test_table1_settings_are_the_papers(tmp_path, setting):
     step size annealed from 3e-4), and the setting its file is named for: PPO's epsilon, annealed as ppo1 does, or
     KLPPO's beta rule with its d_targ or fixed beta ("none": a fixed beta of 0)."""
     from rl_zoo3.exp_manager import ExperimentManager
-    from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import VecNormalize
 
     zoo.register()
     kind, _, value = setting.partition("_")
-    algo = "ppo" if kind == "clip" else "klppo"
+    algo = "ppo_fast" if kind == "clip" else "klppo"
     config = str(ROOT / "benchmarks" / "table1" / f"{setting}.yml")
     manager = ExperimentManager(argparse.Namespace(), algo, "Hopper-v4", str(tmp_path), eval_freq=-1, config=config)
     model, _ = manager.setup_experiment()
-    assert isinstance(model, {"ppo": PPO, "klppo": KLPPO}[algo]) and isinstance(model.env, VecNormalize)
+    assert isinstance(model, {"ppo_fast": zoo.FastPPO, "klppo": KLPPO}[algo]) and isinstance(model.env, VecNormalize)
+    assert model.rollout_blocker() is None, "PPO and KLPPO collect on the same path"
     assert (model.env.norm_obs, model.env.norm_reward, model.env.clip_obs) == (True, False, 5.0)
     assert [model.lr_schedule(progress) for progress in (1.0, 0.5)] == pytest.approx([3e-4, 1.5e-4])
     paper = {"n_steps": 2048, "batch_size": 64, "n_epochs": 10, "gamma": 0.99, "gae_lambda": 0.95, "ent_coef": 0.0}
@@ -152,6 +152,9 @@ def test_zoo_argv():
     argv = ["--algo", "npg", "--env", "CartPole-v1"]
     assert zoo.zoo_argv(argv) == ["--conf-file", ours, *argv]
     assert zoo.zoo_argv(["--algo=npg"])[:2] == ["--conf-file", ours]
+    # SB3's PPO on this package's rollout path trains with rl-zoo3's ppo.yml
+    assert zoo.zoo_argv(["--algo", "ppo_fast"])[:2] == ["--conf-file", zoo.hyperparams_file("ppo")]
+    assert zoo.hyperparams_file("ppo_fast") == zoo.hyperparams_file("ppo") and "rl_zoo3" in zoo.hyperparams_file("ppo")
     # The zoo's algorithms, the zoo's default algorithm and an explicit --conf-file (in any spelling) are left alone
     for argv in (
         ["--algo", "trpo"],

@@ -36,7 +36,7 @@ def conf_label(algo: str, conf_file: str, env_id: str, entry: str) -> str:
     """
     default = hyperparams_file(algo)
     if Path(conf_file).name == Path(default).name and entry and entry == conf_entry(default, env_id):
-        return f"{'sb3_pg' if algo in FILE_ALGOS else 'rl_zoo3'}/hyperparams/{algo}.yml"
+        return f"{'sb3_pg' if algo in FILE_ALGOS else 'rl_zoo3'}/hyperparams/{Path(default).name}"
     return conf_file
 
 

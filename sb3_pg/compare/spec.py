@@ -24,7 +24,7 @@ import yaml
 from huggingface_sb3 import EnvironmentName
 from rl_zoo3.utils import StoreDict, get_latest_run_id
 
-from sb3_pg.zoo import FILE_ALGOS, hyperparams_file
+from sb3_pg.zoo import FAST_ALGOS, FILE_ALGOS, hyperparams_file
 
 BUDGET_SOURCES = ("ppo", "trpo", "max")
 # Settings that change what a run measures: a finished run with other values belongs to another experiment
@@ -158,7 +158,7 @@ def check_names(envs: Sequence[str], algos: Sequence[str], gym_packages: Sequenc
     from rl_zoo3.utils import ALGOS
 
     problems = []
-    valid = sorted({*ALGOS, *FILE_ALGOS})
+    valid = sorted({*ALGOS, *FILE_ALGOS, *FAST_ALGOS})
     if unknown := [algo for algo in algos if algo not in valid]:
         problems.append(f"unknown algorithm {', '.join(map(repr, unknown))} (--algo): valid names are {', '.join(valid)}")
     for package in gym_packages:
