@@ -39,18 +39,10 @@ from stable_baselines3.common.env_util import make_vec_env
 import sb3_pg
 import sb3_pg.common.rollout as rollout
 from sb3_pg import KLPPO, NPG, REINFORCE, VPG, FastRollout
-
-
-class FastA2C(FastRollout, A2C):
-    """SB3's A2C on sb3_pg's rollout path"""
-
-
-class FastPPO(FastRollout, PPO):
-    """SB3's PPO on sb3_pg's rollout path"""
-
+from sb3_pg.zoo import FAST_ALGOS
 
 ALGOS = {"reinforce": REINFORCE, "vpg": VPG, "npg": NPG, "klppo": KLPPO, "a2c": A2C, "ppo": PPO, "trpo": TRPO}
-ALGOS |= {"a2c_fast": FastA2C, "ppo_fast": FastPPO}
+ALGOS |= {name: algorithm for name, (algorithm, _) in FAST_ALGOS.items()}  # SB3's A2C and PPO on sb3_pg's rollout path
 SETTINGS = (("CartPole-v1", 1), ("HalfCheetah-v4", 1), ("CartPole-v1", 8))  # (env, n_envs)
 # The rollout's parts; "other" is the rest of it (the loop itself, episode statistics, time-limit bookkeeping)
 PARTS = ("env", "actor", "buffer", "callbacks", "evaluate", "returns")

@@ -4,7 +4,8 @@ Make sb3_pg's algorithms first-class RL Zoo algorithms.
 :func:`register` adds ``reinforce``, ``vpg``, ``npg`` and ``klppo`` to rl-zoo3's algorithm table and to its Optuna samplers
 (``HYPERPARAMS_SAMPLER``, and ``HYPERPARAMS_CONVERTER`` for ``--trial-id``, which it makes load trial 0 too), and to the
 table ``ppo_cleanrl``, SB3's PPO read from this package's ``ppo_cleanrl.yml`` (CleanRL's MuJoCo settings), and
-``ppo_fast``, SB3's PPO on this package's rollout path (:class:`FastPPO`) read from rl-zoo3's ``ppo.yml``;
+``ppo_fast`` and ``a2c_fast``, SB3's PPO and A2C on this package's rollout path (:class:`FastPPO`, :class:`FastA2C`)
+read from rl-zoo3's ``ppo.yml`` and ``a2c.yml``;
 :func:`hyperparams_file` gives the hyperparameter file an algorithm trains with, and :func:`zoo_argv` the command
 line that rl-zoo3's ``train.py`` must see for it (``python -m sb3_pg.train`` uses both).
 
@@ -23,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stable_baselines3 import PPO
+from stable_baselines3 import A2C, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from torch import nn
 
@@ -37,12 +38,16 @@ class FastPPO(FastRollout, PPO):
     """SB3's PPO, its update unchanged, collecting its rollouts on this package's path (``docs/speed.md``)"""
 
 
+class FastA2C(FastRollout, A2C):
+    """SB3's A2C, its update unchanged, collecting its rollouts on this package's path (``docs/speed.md``)"""
+
+
 NEW_ALGOS: dict[str, type[BaseAlgorithm]] = {"reinforce": REINFORCE, "vpg": VPG, "npg": NPG, "klppo": KLPPO}
 # Zoo names of SB3's own algorithms trained with a file of this package: the zoo keys a file's entries by environment,
 # so a second set of settings for one algorithm needs a second name. ppo_cleanrl: CleanRL's MuJoCo PPO settings.
 FILE_ALGOS: dict[str, type[BaseAlgorithm]] = {**NEW_ALGOS, "ppo_cleanrl": PPO}
 # Zoo names of SB3's algorithms on this package's rollout path, with the rl-zoo3 file each trains with by default
-FAST_ALGOS: dict[str, tuple[type[BaseAlgorithm], str]] = {"ppo_fast": (FastPPO, "ppo")}
+FAST_ALGOS: dict[str, tuple[type[BaseAlgorithm], str]] = {"ppo_fast": (FastPPO, "ppo"), "a2c_fast": (FastA2C, "a2c")}
 
 # The names REINFORCE's sampler chooses from, as in rl-zoo3's convert_onpolicy_params (which VPG's and NPG's use)
 NET_ARCH = {"tiny": [64], "small": [64, 64], "medium": [256, 256]}
@@ -67,7 +72,7 @@ def hyperparams_file(algo: str) -> str:
     """
     :param algo: a zoo algorithm name (``ppo``, ``trpo``, ``npg``, ...)
     :return: the path of the hyperparameter file it trains with: this package's for the new algorithms and
-        ``ppo_cleanrl``, rl-zoo3's own for the others (its ``ppo.yml`` for ``ppo_fast``)
+        ``ppo_cleanrl``, rl-zoo3's own for the others (its ``ppo.yml`` for ``ppo_fast``, ``a2c.yml`` for ``a2c_fast``)
     """
     if algo in FILE_ALGOS:
         return str(_hyperparams_dir() / f"{algo}.yml")
@@ -80,7 +85,7 @@ def zoo_argv(argv: Sequence[str]) -> list[str]:
     """
     The arguments for rl-zoo3's ``train.py``: ``argv`` itself, preceded by ``--conf-file`` and this package's
     hyperparameter file when ``--algo`` is one of the new algorithms and ``argv`` names no ``--conf-file`` (rl-zoo3's
-    file of the algorithm for ``ppo_fast``).
+    file of the algorithm for ``ppo_fast`` and ``a2c_fast``).
     Anything else, an unknown algorithm included, is left for the zoo's parser to accept or reject.
 
     :param argv: the command-line arguments of ``python -m rl_zoo3.train``, without the program name
@@ -327,9 +332,8 @@ def _load_trial_zero() -> None:
 
 def register() -> None:
     """
-    Add the new algorithms to rl-zoo3's tables: algorithms (``ppo_cleanrl`` and ``ppo_fast`` too), Optuna samplers and
-    converters; and make
-    ``--trial-id 0`` load trial 0 (:func:`_load_trial_zero`). Idempotent.
+    Add the new algorithms to rl-zoo3's tables: algorithms (``ppo_cleanrl``, ``ppo_fast`` and ``a2c_fast`` too), Optuna
+    samplers and converters; and make ``--trial-id 0`` load trial 0 (:func:`_load_trial_zero`). Idempotent.
     """
     from rl_zoo3 import hyperparams_opt
     from rl_zoo3.utils import ALGOS

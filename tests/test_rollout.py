@@ -8,7 +8,6 @@ from conftest import ALGOS, small_kwargs
 from gymnasium import spaces
 from gymnasium.wrappers import TimeLimit
 from scipy import stats
-from stable_baselines3 import A2C, PPO
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.env_util import make_vec_env
@@ -20,9 +19,10 @@ from stable_baselines3.common.vec_env import VecNormalize
 from torch import nn
 
 import sb3_pg.common.rollout as rollout
-from sb3_pg import NPG, REINFORCE, VPG, FastRollout
+from sb3_pg import NPG, REINFORCE, VPG
 from sb3_pg.common.buffers import EpisodicRolloutBuffer
 from sb3_pg.common.rollout import NumpyPolicy
+from sb3_pg.zoo import FastA2C, FastPPO
 
 
 class VectorEnv(gym.Env):
@@ -92,14 +92,6 @@ def replaying(model: OnPolicyAlgorithm, actions: np.ndarray) -> None:
 
 
 BUFFER_ARRAYS = ("observations", "actions", "rewards", "episode_starts", "values", "log_probs", "advantages", "returns")
-
-
-class FastPPO(FastRollout, PPO):
-    pass
-
-
-class FastA2C(FastRollout, A2C):
-    pass
 
 
 @pytest.mark.parametrize("space", list(SPACES))

@@ -152,9 +152,10 @@ def test_zoo_argv():
     argv = ["--algo", "npg", "--env", "CartPole-v1"]
     assert zoo.zoo_argv(argv) == ["--conf-file", ours, *argv]
     assert zoo.zoo_argv(["--algo=npg"])[:2] == ["--conf-file", ours]
-    # SB3's PPO on this package's rollout path trains with rl-zoo3's ppo.yml
-    assert zoo.zoo_argv(["--algo", "ppo_fast"])[:2] == ["--conf-file", zoo.hyperparams_file("ppo")]
-    assert zoo.hyperparams_file("ppo_fast") == zoo.hyperparams_file("ppo") and "rl_zoo3" in zoo.hyperparams_file("ppo")
+    # SB3's PPO and A2C on this package's rollout path train with rl-zoo3's ppo.yml and a2c.yml
+    for fast, algo in (("ppo_fast", "ppo"), ("a2c_fast", "a2c")):
+        assert zoo.zoo_argv(["--algo", fast])[:2] == ["--conf-file", zoo.hyperparams_file(algo)]
+        assert zoo.hyperparams_file(fast) == zoo.hyperparams_file(algo) and "rl_zoo3" in zoo.hyperparams_file(algo)
     # The zoo's algorithms, the zoo's default algorithm and an explicit --conf-file (in any spelling) are left alone
     for argv in (
         ["--algo", "trpo"],
