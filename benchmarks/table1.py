@@ -91,6 +91,12 @@ def said(setting: str) -> str:
     return f"{SAID[kind]} {value}".strip()
 
 
+def seeds_said(seeds: list[int]) -> str:
+    """:return: seeds as the page lists them: ``seeds 0-4`` for a run of consecutive seeds, ``seeds 1, 3`` otherwise"""
+    consecutive = len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1))
+    return f"seed{'s' * (len(seeds) > 1)} " + (f"{seeds[0]}-{seeds[-1]}" if consecutive else ", ".join(map(str, seeds)))
+
+
 def blocks() -> dict[str, str]:
     """:return: the blocks of ``docs/table1.md``: the table beside the paper's, per task, and the runs still missing"""
     random = pd.read_csv(OUT / "random.csv")
@@ -114,20 +120,25 @@ def blocks() -> dict[str, str]:
             cells.append(f"{mean:.2f} [{low:.2f}, {high:.2f}]")
         mine = scores[scores["setting"] == setting]
         rows.append([*cells, f"{len(mine)} of {len(TASKS) * SEEDS}"])
-        per_task = frames["last100"][frames["last100"]["setting"] == setting].groupby("env")
-        tasks.append(
-            [said(setting), *(f"{per_task.get_group(t)['norm'].mean():.2f}" if t in per_task.groups else "-" for t in TASKS)]
-        )
+    for task in TASKS:
+        cells = []
+        for setting in settings:
+            mine = frames["last100"][(frames["last100"]["setting"] == setting) & (frames["last100"]["env"] == task)]
+            cells.append("{:.2f} [{:.2f}, {:.2f}] ({})".format(*average(mine), len(mine)) if len(mine) else "-")
+        tasks.append([task, *cells])
     have = set(scores.set_index(["setting", "env", "seed"]).index)
     missing = []
     for setting, seeds in HEADLINE.items():
-        runs = [f"{task} {seed}" for task in TASKS for seed in range(seeds) if (setting, task, seed) not in have]
-        missing += [f"- {said(setting)}: {len(runs)} of {len(TASKS) * seeds} ({', '.join(runs)})"] if runs else []
+        runs = {task: [seed for seed in range(seeds) if (setting, task, seed) not in have] for task in TASKS}
+        count = sum(map(len, runs.values()))
+        where = "; ".join(f"{task} {seeds_said(left)}" for task, left in runs.items() if left)
+        where = "every task" if count == len(TASKS) * seeds else where
+        missing += [f"- {said(setting)}: {count} of {len(TASKS) * seeds} ({where})"] if count else []
     header = "setting | paper | here, last 100 episodes [95% CI] | here, final evaluation [95% CI] | runs"
-    averaged = f"Averaged over the {len(common)} tasks every setting below has runs on: {', '.join(common) or 'none'}.\n\n"
+    averaged = f"Averaged over the tasks every setting below has runs on ({len(common)} of {len(TASKS)}): {', '.join(common)}."
     return found | {
-        "table1": averaged + table(header, rows),
-        "table1-tasks": table(" | ".join(["setting", *TASKS]), tasks),
+        "table1": f"{averaged}\n\n{table(header, rows)}",
+        "table1-tasks": table(" | ".join(["task", *map(said, settings)]), tasks),
         "table1-missing": "\n".join(missing or ["- none"]) + "\n",
     }
 
