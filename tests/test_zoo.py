@@ -172,12 +172,15 @@ def test_zoo_argv():
 def test_register():
     from rl_zoo3.hyperparams_opt import HYPERPARAMS_CONVERTER, HYPERPARAMS_SAMPLER
     from rl_zoo3.utils import ALGOS as ZOO_ALGOS
+    from stable_baselines3 import A2C, PPO
 
     zoo.register()
     zoo.register()
     for name, algo in ALGOS.items():
         assert ZOO_ALGOS[name] is algo
         assert name in HYPERPARAMS_SAMPLER and name in HYPERPARAMS_CONVERTER
+    assert ZOO_ALGOS["ppo_fast"] is zoo.FastPPO and ZOO_ALGOS["a2c_fast"] is zoo.FastA2C  # SB3's, on the rollout path
+    assert issubclass(zoo.FastPPO, PPO) and issubclass(zoo.FastA2C, A2C)
     assert "ppo" in ZOO_ALGOS and "trpo" in HYPERPARAMS_SAMPLER
 
 
