@@ -153,20 +153,21 @@ def plot(path: Path) -> None:
 
     frame = normalized(scores := pd.read_csv(OUT / "scores.csv"), "last100")
     settings, common = measured(scores)
-    figure, axes = plt.subplots(figsize=(10, 4))
+    figure, axes = plt.subplots(figsize=(11, 4))
     for i, setting in enumerate(settings):
         mine = frame[frame["setting"] == setting]
         for j, task in enumerate(TASKS):
             values = mine[mine["env"] == task]["norm"]
             axes.scatter(np.full(len(values), i + (j - 3) * 0.1), values, s=12, color=f"C{j}", label=task if i == 0 else None)
         mean, low, high = average(mine[mine["env"].isin(common)])
-        axes.errorbar(i, mean, yerr=[[mean - low], [high - mean]], fmt="k_", markersize=20, capsize=4)
+        label = "average, 95% CI" if i == 0 else None
+        axes.errorbar(i, mean, yerr=[[mean - low], [high - mean]], fmt="k_", markersize=20, capsize=4, label=label)
         if PAPER[setting] is not None:
             axes.plot(i, PAPER[setting], "r*", markersize=10, label="paper" if i == 0 else None)
     axes.set_xticks(range(len(settings)), [said(setting) for setting in settings], rotation=15)
     axes.set_ylabel("normalised score (random 0, best setting 1)")
     axes.axhline(0, color="grey", linewidth=0.5)
-    axes.legend(fontsize=7, ncol=4)
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the axes, off the points
     figure.tight_layout()
     figure.savefig(path, dpi=100)
 
