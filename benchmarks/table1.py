@@ -9,7 +9,8 @@ paper's seven MuJoCo tasks, trained by ``benchmarks/table1.sh``, scored as the p
 A run's paper score is the mean return of its last 100 training episodes: SB3's ``rollout/ep_rew_mean`` (a window of
 100 episodes) at the end of its last ``progress.csv``. Its evaluation score is the comparison's final deterministic
 evaluation. Per task, a score is normalised to ``(score - random) / (best - random)``, ``best`` the highest mean
-over seeds among the settings measured, and a setting's normalised score is the mean over its tasks and seeds.
+over seeds among the settings measured, and a setting's normalised score is the mean over the tasks it is averaged
+over (:func:`measured`) of its mean over seeds.
 """
 
 import argparse
@@ -25,12 +26,12 @@ from train_logs import progress_logs
 from sb3_pg.compare.spec import find_runs
 
 OUT = DOCS / "table1"
-TASKS = ("HalfCheetah-v4", "Hopper-v4", "InvertedDoublePendulum-v4", "InvertedPendulum-v4", "Reacher-v4", "Swimmer-v4")
-TASKS += ("Walker2d-v4",)
+TASKS: tuple[str, ...] = ("HalfCheetah-v4", "Hopper-v4", "InvertedDoublePendulum-v4", "InvertedPendulum-v4", "Reacher-v4")
+TASKS += ("Swimmer-v4", "Walker2d-v4")
 SEEDS = 3
 HEADLINE = {"none": 3, "clip_0.2": 5, "adaptive_0.01": 5, "fixed_1": 3, "dual_0.01": 3}  # the issue's runs: seeds per setting
 # The paper's rows (Schulman et al. 2017, Table 1: normalised score averaged over its 21 runs); the dual rule is new here
-PAPER = {"none": -0.39, "clip_0.1": 0.76, "clip_0.2": 0.82, "clip_0.3": 0.70, "adaptive_0.003": 0.68}
+PAPER: dict[str, float | None] = {"none": -0.39, "clip_0.1": 0.76, "clip_0.2": 0.82, "clip_0.3": 0.70, "adaptive_0.003": 0.68}
 PAPER |= {"adaptive_0.01": 0.74, "adaptive_0.03": 0.71, "fixed_0.3": 0.62, "fixed_1": 0.71, "fixed_3": 0.72}
 PAPER |= {"fixed_10": 0.69, "dual_0.01": None}
 SAID = {"none": "no clipping or penalty", "clip": "clipping, epsilon", "adaptive": "adaptive KL, d_targ"}
@@ -77,12 +78,15 @@ def average(frame: pd.DataFrame, reps: int = 10_000, seed: int = 0) -> tuple[flo
     return float(np.mean([values.mean() for values in groups])), *np.percentile(draws, [2.5, 97.5])
 
 
-def measured(scores: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """:return: the settings with runs, in the paper's order, and the tasks on which every one of them has runs: a
-    setting's average is taken over those alone, so that the averages of settings measured on more tasks compare"""
+def measured(scores: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
+    """:return: the settings with runs, in the paper's order; those averaged; and the tasks they are averaged over, the
+    tasks shared by the settings with runs on the most tasks. A setting with runs on fewer tasks (one under way) has
+    its runs in the per-task table and no average until it has runs on all of them: the averages compare."""
     settings = [setting for setting in PAPER if setting in set(scores["setting"])]
-    have = [set(scores.loc[scores["setting"] == setting, "env"]) for setting in settings]
-    return settings, [task for task in TASKS if all(task in tasks for tasks in have)]
+    have = {setting: set(scores.loc[scores["setting"] == setting, "env"]) for setting in settings}
+    most = max(map(len, have.values()), default=0)
+    common = [task for task in TASKS if all(task in tasks for tasks in have.values() if len(tasks) == most)]
+    return settings, [setting for setting in settings if have[setting] >= set(common)], common
 
 
 def said(setting: str) -> str:
@@ -109,17 +113,16 @@ def blocks() -> dict[str, str]:
     if not (OUT / "scores.csv").is_file():
         return found | dict.fromkeys(("table1", "table1-tasks", "table1-missing"), "No run has finished yet.\n")
     scores = pd.read_csv(OUT / "scores.csv")
-    settings, common = measured(scores)
+    settings, averaged, common = measured(scores)
     rows, tasks = [], []
     frames = {metric: normalized(scores, metric) for metric in METRICS}
     for setting in settings:
         cells = [said(setting), "-" if PAPER[setting] is None else f"{PAPER[setting]:.2f}"]
         for frame in frames.values():
             mine = frame[(frame["setting"] == setting) & frame["env"].isin(common)]
-            mean, low, high = average(mine)
-            cells.append(f"{mean:.2f} [{low:.2f}, {high:.2f}]")
+            cells.append("{:.2f} [{:.2f}, {:.2f}]".format(*average(mine)) if setting in averaged else "-")
         mine = scores[scores["setting"] == setting]
-        rows.append([*cells, f"{len(mine)} of {len(TASKS) * SEEDS}"])
+        rows.append([*cells, f"{len(mine)} of {len(TASKS) * SEEDS}, on {mine['env'].nunique()} of {len(TASKS)} tasks"])
     for task in TASKS:
         cells = []
         for setting in settings:
@@ -135,9 +138,12 @@ def blocks() -> dict[str, str]:
         where = "every task" if count == len(TASKS) * seeds else where
         missing += [f"- {said(setting)}: {count} of {len(TASKS) * seeds} ({where})"] if count else []
     header = "setting | paper | here, last 100 episodes [95% CI] | here, final evaluation [95% CI] | runs"
-    averaged = f"Averaged over the tasks every setting below has runs on ({len(common)} of {len(TASKS)}): {', '.join(common)}."
+    said_common = (
+        f"Averaged over the tasks shared by the settings with runs on the most tasks ({len(common)} of {len(TASKS)}): "
+        f"{', '.join(common)}; a setting with runs on fewer of them has no average yet."
+    )
     return found | {
-        "table1": f"{averaged}\n\n{table(header, rows)}",
+        "table1": f"{said_common}\n\n{table(header, rows)}",
         "table1-tasks": table(" | ".join(["task", *map(said, settings)]), tasks),
         "table1-missing": "\n".join(missing or ["- none"]) + "\n",
     }
@@ -152,18 +158,19 @@ def plot(path: Path) -> None:
     import matplotlib.pyplot as plt
 
     frame = normalized(scores := pd.read_csv(OUT / "scores.csv"), "last100")
-    settings, common = measured(scores)
+    settings, averaged, common = measured(scores)
     figure, axes = plt.subplots(figsize=(11, 4))
     for i, setting in enumerate(settings):
         mine = frame[frame["setting"] == setting]
         for j, task in enumerate(TASKS):
             values = mine[mine["env"] == task]["norm"]
             axes.scatter(np.full(len(values), i + (j - 3) * 0.1), values, s=12, color=f"C{j}", label=task if i == 0 else None)
-        mean, low, high = average(mine[mine["env"].isin(common)])
-        label = "average, 95% CI" if i == 0 else None
-        axes.errorbar(i, mean, yerr=[[mean - low], [high - mean]], fmt="k_", markersize=20, capsize=4, label=label)
-        if PAPER[setting] is not None:
-            axes.plot(i, PAPER[setting], "r*", markersize=10, label="paper" if i == 0 else None)
+        if setting in averaged:
+            mean, low, high = average(mine[mine["env"].isin(common)])
+            label = "average, 95% CI" if setting == averaged[0] else None
+            axes.errorbar(i, mean, yerr=[[mean - low], [high - mean]], fmt="k_", markersize=20, capsize=4, label=label)
+        if (paper := PAPER[setting]) is not None:
+            axes.plot(i, paper, "r*", markersize=10, label="paper" if setting == settings[0] else None)
     axes.set_xticks(range(len(settings)), [said(setting) for setting in settings], rotation=15)
     axes.set_ylabel("normalised score (random 0, best setting 1)")
     axes.axhline(0, color="grey", linewidth=0.5)

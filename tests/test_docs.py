@@ -161,28 +161,36 @@ def test_a_packed_sweep_unpacks_to_the_same_files_and_keeps_its_tables(tmp_path)
 
 def test_table1_normalises_per_task_by_random_and_the_best_setting_and_averages_over_common_tasks(tmp_path, monkeypatch):
     """docs/table1.md's score: ``(R - R_random) / (R_best - R_random)``, ``R_best`` the best setting's mean over seeds on
-    the task; a setting's average is over the tasks every setting has runs on, each task the mean over its seeds."""
+    the task; the averages are over the tasks shared by the settings with runs on the most tasks, each task the mean
+    over its seeds, and a setting with runs on fewer tasks (one under way) has no average."""
     table1 = load_script("table1")
     monkeypatch.setattr(table1, "OUT", tmp_path)
-    random = pd.DataFrame({"env": ["HalfCheetah-v4", "Hopper-v4"], "random_return": [-10.0, 0.0]})
+    random = pd.DataFrame({"env": ["HalfCheetah-v4", "Hopper-v4", "Walker2d-v4"], "random_return": [-10.0, 0.0, 0.0]})
     random.to_csv(tmp_path / "random.csv", index=False)
     scores = pd.DataFrame(
         [
             ["clip_0.2", "HalfCheetah-v4", 0, 90.0],
             ["clip_0.2", "HalfCheetah-v4", 1, 110.0],  # mean 100: the best on HalfCheetah-v4
+            ["clip_0.2", "Hopper-v4", 0, 2.0],  # 2 / 4 = 0.5
             ["adaptive_0.01", "HalfCheetah-v4", 0, 45.0],  # (45 + 10) / (100 + 10) = 0.5
-            ["adaptive_0.01", "Hopper-v4", 0, 4.0],  # alone on Hopper-v4: its best; not a common task
+            ["adaptive_0.01", "Hopper-v4", 0, 4.0],  # the best on Hopper-v4
+            ["none", "Walker2d-v4", 0, 3.0],  # under way: one task, its best; not averaged, not a common task
         ],
         columns=["setting", "env", "seed", "last100"],
     )
     norm = table1.normalized(scores, "last100")["norm"]
-    assert norm.tolist() == pytest.approx([100 / 110, 120 / 110, 0.5, 1.0])
-    settings, common = table1.measured(scores)
-    assert settings == ["clip_0.2", "adaptive_0.01"] and common == ["HalfCheetah-v4"]  # the paper's order; tasks both have
+    assert norm.tolist() == pytest.approx([100 / 110, 120 / 110, 0.5, 0.5, 1.0, 1.0])
+    settings, averaged, common = table1.measured(scores)
+    assert settings == ["none", "clip_0.2", "adaptive_0.01"]  # the paper's order
+    assert averaged == ["clip_0.2", "adaptive_0.01"] and common == ["HalfCheetah-v4", "Hopper-v4"]
     frame = table1.normalized(scores, "last100").query("env in @common")
-    mean, low, high = table1.average(frame[frame["setting"] == "clip_0.2"])
-    assert mean == pytest.approx(1.0) and low == pytest.approx(100 / 110) and high == pytest.approx(120 / 110)
-    assert table1.average(frame[frame["setting"] == "adaptive_0.01"]) == pytest.approx((0.5, 0.5, 0.5))
+    mean, low, high = table1.average(frame[frame["setting"] == "clip_0.2"])  # HalfCheetah-v4's two seeds resampled
+    assert (
+        mean == pytest.approx(0.75)
+        and low == pytest.approx((100 / 110 + 0.5) / 2)
+        and high == pytest.approx((120 / 110 + 0.5) / 2)
+    )
+    assert table1.average(frame[frame["setting"] == "adaptive_0.01"]) == pytest.approx((0.75, 0.75, 0.75))
     assert [table1.seeds_said(s) for s in ([3], [3, 4], [0, 1, 2, 3, 4], [1, 3, 4])] == [
         "seed 3",
         "seeds 3, 4",
