@@ -26,8 +26,15 @@ from train_logs import progress_logs
 from sb3_pg.compare.spec import find_runs
 
 OUT = DOCS / "table1"
-TASKS: tuple[str, ...] = ("HalfCheetah-v4", "Hopper-v4", "InvertedDoublePendulum-v4", "InvertedPendulum-v4", "Reacher-v4")
-TASKS += ("Swimmer-v4", "Walker2d-v4")
+TASKS = (
+    "HalfCheetah-v4",
+    "Hopper-v4",
+    "InvertedDoublePendulum-v4",
+    "InvertedPendulum-v4",
+    "Reacher-v4",
+    "Swimmer-v4",
+    "Walker2d-v4",
+)
 SEEDS = 3
 HEADLINE = {"none": 3, "clip_0.2": 5, "adaptive_0.01": 5, "fixed_1": 3, "dual_0.01": 3}  # the runs: seeds per setting
 # The paper's rows (Schulman et al. 2017, Table 1: normalised score averaged over its 21 runs); the dual rule is new here
