@@ -10,7 +10,7 @@ A run's paper score is the mean return of its last 100 training episodes: SB3's 
 100 episodes) at the end of its last ``progress.csv``. Its evaluation score is the comparison's final deterministic
 evaluation. Per task, a score is normalised to ``(score - random) / (best - random)``, ``best`` the highest mean
 over seeds among the settings measured, and a setting's normalised score is the mean over the tasks it is averaged
-over (:func:`measured`) of its mean over seeds.
+over (:func:`measured`) of its mean over seeds. A KLPPO run's step size is its KL per update (:func:`update_kl`).
 """
 
 import argparse
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from pages import DOCS, random_returns, table
-from train_logs import progress_logs
+from train_logs import progress_logs, read_progress
 
 from sb3_pg.compare.spec import find_runs
 
@@ -55,8 +55,24 @@ def random_scores(episodes: int = 100) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["env", "episodes", "random_return", "random_sem"])
 
 
+def update_kl(logs: list[bytes]) -> tuple[float, float]:
+    """
+    :param logs: a run's ``progress.csv`` files, one per segment in order (a resumed segment repeats the updates
+        after the checkpoint it started from: the later segment's rows are kept)
+    :return: KLPPO's KL between the policies before and after each update (``train/kl_divergence``), averaged over the
+        first and over the last tenth of the run's updates; NaN for a run that logs none (SB3's PPO logs
+        ``train/approx_kl``, an estimate averaged over the minibatches during the epochs, not comparable)
+    """
+    updates = pd.concat([read_progress(log) for log in logs]) if logs else pd.DataFrame(columns=["total_timesteps", "kl"])
+    updates = updates.assign(total_timesteps=pd.to_numeric(updates["total_timesteps"]), kl=pd.to_numeric(updates["kl"]))
+    kl = updates.drop_duplicates("total_timesteps", keep="last").sort_values("total_timesteps")["kl"].dropna()
+    tenth = max(len(kl) // 10, 1)
+    return (float(kl.iloc[:tenth].mean()), float(kl.iloc[-tenth:].mean())) if len(kl) else (np.nan, np.nan)
+
+
 def run_scores(folder: Path) -> pd.DataFrame:
-    """:return: a row per finished run of the comparison ``folder`` (a setting): its paper and evaluation scores"""
+    """:return: a row per finished run of the comparison ``folder`` (a setting): its paper and evaluation scores and,
+    for KLPPO, its KL per update early and late (:func:`update_kl`)"""
     rows = []
     for spec, result, _ in find_runs(folder):
         if result is None:
@@ -66,8 +82,9 @@ def run_scores(folder: Path) -> pd.DataFrame:
         curve = result["evaluations"]
         finals = [np.mean(values) for steps, values in zip(curve["timesteps"], curve["results"], strict=True)]
         within = [value for steps, value in zip(curve["timesteps"], finals, strict=True) if steps <= spec.n_timesteps]
-        rows.append([folder.name, spec.env_id, spec.seed, result["timesteps"], last100, within[-1] if within else np.nan])
-    return pd.DataFrame(rows, columns=["setting", "env", "seed", "timesteps", "last100", "final_eval"])
+        final = within[-1] if within else np.nan
+        rows.append([folder.name, spec.env_id, spec.seed, result["timesteps"], last100, final, *update_kl(logs)])
+    return pd.DataFrame(rows, columns=["setting", "env", "seed", "timesteps", "last100", "final_eval", "kl_early", "kl_late"])
 
 
 def normalized(scores: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -118,7 +135,7 @@ def blocks() -> dict[str, str]:
         )
     }
     if not (OUT / "scores.csv").is_file():
-        return found | dict.fromkeys(("table1", "table1-tasks", "table1-missing"), "No run has finished yet.\n")
+        return found | dict.fromkeys(("table1", "table1-tasks", "table1-kl", "table1-missing"), "No run has finished yet.\n")
     scores = pd.read_csv(OUT / "scores.csv")
     settings, averaged, common = measured(scores)
     rows, tasks = [], []
@@ -136,6 +153,11 @@ def blocks() -> dict[str, str]:
             mine = frames["last100"][(frames["last100"]["setting"] == setting) & (frames["last100"]["env"] == task)]
             cells.append("{:.2f} [{:.2f}, {:.2f}] ({})".format(*average(mine), len(mine)) if len(mine) else "-")
         tasks.append([task, *cells])
+    stepped = scores.dropna(subset=["kl_early"]) if "kl_early" in scores else scores.iloc[:0]
+    kl = stepped.groupby(["env", "setting"])[["kl_early", "kl_late"]].mean()
+    kl_settings = [setting for setting in settings if setting in set(stepped["setting"])]
+    step = "{:.2g} / {:.2g}".format
+    steps = [[task, *(step(*kl.loc[(task, s)]) if (task, s) in kl.index else "-" for s in kl_settings)] for task in TASKS]
     have = set(scores.set_index(["setting", "env", "seed"]).index)
     missing = []
     for setting, seeds in HEADLINE.items():
@@ -152,6 +174,7 @@ def blocks() -> dict[str, str]:
     return found | {
         "table1": f"{said_common}\n\n{table(header, rows)}",
         "table1-tasks": table(" | ".join(["task", *map(said, settings)]), tasks),
+        "table1-kl": table(" | ".join(["task", *map(said, kl_settings)]), steps) if kl_settings else "No KL scored yet.\n",
         "table1-missing": "\n".join(missing or ["- none"]) + "\n",
     }
 

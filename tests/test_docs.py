@@ -9,7 +9,9 @@ import os
 import subprocess
 import sys
 import tarfile
+from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import ROOT, load_script
@@ -197,3 +199,19 @@ def test_table1_normalises_per_task_by_random_and_the_best_setting_and_averages_
         "seeds 0-4",
         "seeds 1, 3, 4",
     ]
+
+
+def test_table1_kl_per_update_is_averaged_over_the_first_and_last_tenth_of_the_updates_of_every_segment():
+    """A resumed run's second segment repeats the updates after its checkpoint: its rows replace the first segment's,
+    and the tenths are of the run's 20 updates (2 each), in order; SB3's PPO logs no ``train/kl_divergence``: NaN."""
+    table1 = load_script("table1")
+
+    def log(updates: range, kl: Callable[[int], float], key: str = "train/kl_divergence") -> bytes:
+        rows = [f"{2048 * k},{k},{kl(k)},1.0" for k in updates] + ["40960,,,"]  # the last: an evaluation, no update
+        return "\n".join([f"time/total_timesteps,train/n_updates,{key},train/std", *rows]).encode()
+
+    first, resumed = log(range(1, 11), lambda k: k), log(range(2, 21), lambda k: 100.0 * k)  # resumed after update 1
+    assert table1.update_kl([first, resumed]) == pytest.approx(((1 + 200) / 2, 100.0 * 19.5))
+    assert table1.update_kl([log(range(1, 31), float)]) == pytest.approx((2.0, 29.0))  # a tenth of 30 is 3
+    assert np.isnan(table1.update_kl([log(range(1, 11), float, "train/approx_kl")])).all()
+    assert np.isnan(table1.update_kl([])).all()
