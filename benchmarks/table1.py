@@ -63,7 +63,9 @@ def update_kl(logs: list[bytes]) -> tuple[float, float]:
         first and over the last tenth of the run's updates; NaN for a run that logs none (SB3's PPO logs
         ``train/approx_kl``, an estimate averaged over the minibatches during the epochs, not comparable)
     """
-    updates = pd.concat([read_progress(log) for log in logs]) if logs else pd.DataFrame(columns=["total_timesteps", "kl"])
+    if not logs:
+        return np.nan, np.nan
+    updates = pd.concat([read_progress(log) for log in logs])
     updates = updates.assign(total_timesteps=pd.to_numeric(updates["total_timesteps"]), kl=pd.to_numeric(updates["kl"]))
     kl = updates.drop_duplicates("total_timesteps", keep="last").sort_values("total_timesteps")["kl"].dropna()
     tenth = max(len(kl) // 10, 1)
@@ -153,7 +155,7 @@ def blocks() -> dict[str, str]:
             mine = frames["last100"][(frames["last100"]["setting"] == setting) & (frames["last100"]["env"] == task)]
             cells.append("{:.2f} [{:.2f}, {:.2f}] ({})".format(*average(mine), len(mine)) if len(mine) else "-")
         tasks.append([task, *cells])
-    stepped = scores.dropna(subset=["kl_early"]) if "kl_early" in scores else scores.iloc[:0]
+    stepped = scores.dropna(subset=["kl_early"])
     kl = stepped.groupby(["env", "setting"])[["kl_early", "kl_late"]].mean()
     kl_settings = [setting for setting in settings if setting in set(stepped["setting"])]
     step = "{:.2g} / {:.2g}".format
