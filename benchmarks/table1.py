@@ -148,7 +148,8 @@ def blocks() -> dict[str, str]:
             mine = frame[(frame["setting"] == setting) & frame["env"].isin(common)]
             cells.append("{:.2f} [{:.2f}, {:.2f}]".format(*average(mine)) if setting in averaged else "-")
         mine = scores[scores["setting"] == setting]
-        rows.append([*cells, f"{len(mine)} of {len(TASKS) * SEEDS}, on {mine['env'].nunique()} of {len(TASKS)} tasks"])
+        runs = f"{len(mine)} of {len(TASKS) * HEADLINE.get(setting, SEEDS)}, on {mine['env'].nunique()} of {len(TASKS)} tasks"
+        rows.append([*cells, runs])
     for task in TASKS:
         cells = []
         for setting in settings:

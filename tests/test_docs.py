@@ -37,12 +37,13 @@ def packed_json(prefix: str, **source) -> dict[str, bytes]:
     """:return: the JSON files of an archive (``tarfile.open(**source)``) and of those in it, by path under ``prefix``"""
     found = {}
     with tarfile.open(**source) as tar:
-        for member in tar:
-            name = os.path.normpath(prefix + member.name)
-            if member.isfile() and member.name.endswith(".json"):
-                found[name] = tar.extractfile(member).read()
-            elif member.isfile() and member.name.endswith(".tar.xz"):
-                found |= packed_json(os.path.dirname(name) + "/", fileobj=io.BytesIO(tar.extractfile(member).read()))
+        for member in filter(tarfile.TarInfo.isfile, tar):
+            name, data = os.path.normpath(prefix + member.name), tar.extractfile(member)
+            assert data is not None  # a regular file's member always has a reader
+            if member.name.endswith(".json"):
+                found[name] = data.read()
+            elif member.name.endswith(".tar.xz"):
+                found |= packed_json(os.path.dirname(name) + "/", fileobj=io.BytesIO(data.read()))
     return found
 
 
@@ -199,6 +200,23 @@ def test_table1_normalises_per_task_by_random_and_the_best_setting_and_averages_
         "seeds 0-4",
         "seeds 1, 3, 4",
     ]
+
+
+def test_table1_counts_each_setting_against_the_seeds_the_issue_asks_of_it(tmp_path, monkeypatch):
+    """The runs column and the missing list count a setting's runs against its own seeds: 5 for the pair, 3 otherwise."""
+    table1 = load_script("table1")
+    monkeypatch.setattr(table1, "OUT", tmp_path)
+    random = pd.DataFrame({"env": list(table1.TASKS), "random_return": 0.0, "random_sem": 0.0})
+    random.to_csv(tmp_path / "random.csv", index=False)
+    rows = [["clip_0.2", "Hopper-v4", 3], ["clip_0.2", "Hopper-v4", 0], ["none", "Hopper-v4", 1]]
+    scores = pd.DataFrame(rows, columns=["setting", "env", "seed"]).assign(last100=1.0, final_eval=1.0)
+    scores.assign(kl_early=np.nan, kl_late=np.nan).to_csv(tmp_path / "scores.csv", index=False)
+    found = table1.blocks()
+    assert "| 2 of 35, on 1 of 7 tasks |" in found["table1"] and "| 1 of 21, on 1 of 7 tasks |" in found["table1"]
+    missing = found["table1-missing"].splitlines()
+    assert "- clipping, epsilon 0.2: 33 of 35 (HalfCheetah-v4 seeds 0-4; Hopper-v4 seeds 1, 2, 4;" in missing[1]
+    assert missing[0].startswith("- no clipping or penalty: 20 of 21 (HalfCheetah-v4 seeds 0-2; Hopper-v4 seeds 0, 2;")
+    assert missing[2] == "- adaptive KL, d_targ 0.01: 35 of 35 (every task)" and found["table1-kl"] == "No KL scored yet.\n"
 
 
 def test_table1_kl_per_update_is_averaged_over_the_first_and_last_tenth_of_the_updates_of_every_segment():
