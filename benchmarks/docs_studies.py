@@ -1,13 +1,15 @@
 """The blocks of the study pages: the defaults sweep, the tuning studies and re-checks, the gradient measurements."""
 
+import io
 import math
 import re
+import tarfile
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pages import DOCS, ROOT, TUNING, Comparison, num, random_return, table
+from pages import DOCS, TUNING, Comparison, num, random_return, table
 from scipy.stats import mannwhitneyu
 
 TOP, FIRST = 5, 3  # a study table shows the TOP best complete trials; every re-check holds the FIRST seeds (100-102)
@@ -138,6 +140,17 @@ def timefeature_table() -> str:
     return table(f"{header} | evaluations below 475 once 475 was reached | p, fewer than as it was", rows)
 
 
+def trained_policy_evaluations(policy: str) -> dict[str, np.ndarray] | None:
+    """:return: the ``evaluations.npz`` of a measured policy's zoo run, read from ``docs/gradients/policies.tar.xz`` (its
+    members are paths under ``docs/gradients/``); None for a fresh policy, which has no zoo run"""
+    member = (Path(policy).parent / "evaluations.npz").as_posix().removeprefix("docs/gradients/")
+    with tarfile.open(DOCS / "gradients" / "policies.tar.xz") as tar:
+        if member not in tar.getnames() or (data := tar.extractfile(member)) is None:
+            return None
+        with np.load(io.BytesIO(data.read())) as saved:
+            return dict(saved)
+
+
 def gradient_settings() -> str:
     """:return: per measurement of ``docs/gradients.md``: the policy, the return it scores (the last evaluation of its
     zoo run, 10 deterministic episodes), ``K``, the batch sizes, the pools, and the wall time of the measurement"""
@@ -145,10 +158,8 @@ def gradient_settings() -> str:
     for path in sorted((DOCS / "gradients").glob("*/gradients.csv")):
         raw = pd.read_csv(path)
         first, sizes = raw.iloc[0], raw["batch_size"].unique()
-        policy = Path(first["policy"])
-        if (evaluations := ROOT / policy.parent / "evaluations.npz").is_file():
-            with np.load(evaluations) as saved:
-                steps, score = saved["timesteps"][-1], saved["results"][-1].mean()
+        if (saved := trained_policy_evaluations(first["policy"])) is not None:
+            steps, score = saved["timesteps"][-1], saved["results"][-1].mean()
             described = f"{first['algo']} zoo entry, {steps:,} steps: {num(score)}"
         else:
             described = f"untrained {first['algo']} `MlpPolicy`, seed 0"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The measurements of docs/gradients.md: train the partly trained policies (VPG with its zoo entry; REINFORCE's
 # CartPole-v1 entry as it was before 0.2.0, with and without the time in the observation), then measure each
-# policy's gradient estimators into docs/gradients/<name>/. Resumable: a policy or measurement on disk is kept.
+# policy's gradient estimators into docs/gradients/<name>/. Resumable: a policy or measurement on disk is kept. The
+# policies are committed packed (docs/gradients/policies.tar.xz): unpacked first, packed again if one was trained.
 #     bash benchmarks/gradients.sh [NAME ...]        # default: all; one torch thread per process
 set -eu
 policies=docs/gradients/policies
@@ -14,6 +15,7 @@ train() { # algo env steps folder [zoo args ...]
     local algo=$1 env=$2 steps=$3 folder=$4
     shift 4
     [ -e "$folder/$algo/${env}_1/$env.zip" ] && return
+    trained=1
     python -m sb3_pg.train --algo "$algo" --env "$env" -n "$steps" --seed 0 --num-threads 1 --eval-freq $((steps / 4)) \
         --eval-episodes 10 -f "$folder" "$@"
 }
@@ -50,4 +52,9 @@ run() { # name
 
 [ $# -gt 0 ] && names=("$@") || names=(cartpole-untrained cartpole-vpg-20k reinforce-cartpole-500
     reinforce-cartpole-500-timefeature hopper-untrained hopper-vpg-200k halfcheetah-untrained halfcheetah-vpg-200k)
+trained=0
+[ -f $policies.tar.xz ] && tar -xJf $policies.tar.xz -C docs/gradients --skip-old-files
 for name in "${names[@]}"; do run "$name"; done
+[ $trained = 1 ] && (cd docs/gradients && find policies -type f \( -name "*.zip" -o -name "*.yml" -o -name "*.npz" -o \
+    -name "*.pkl" -o -name command.txt \) | sort | tar -cJf policies.tar.xz --owner=0 --group=0 -T -)
+exit 0
