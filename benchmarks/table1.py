@@ -9,8 +9,10 @@ paper's seven MuJoCo tasks, trained by ``benchmarks/table1.sh``, scored as the p
 A run's paper score is the mean return of its last 100 training episodes: SB3's ``rollout/ep_rew_mean`` (a window of
 100 episodes) at the end of its last ``progress.csv``. Its evaluation score is the comparison's final deterministic
 evaluation. Per task, a score is normalised to ``(score - random) / (best - random)``, ``best`` the highest mean
-over seeds among the settings measured, and a setting's normalised score is the mean over the tasks it is averaged
-over (:func:`measured`) of its mean over seeds. A KLPPO run's step size is its KL per update (:func:`update_kl`).
+over seeds among the paper's settings measured, and a setting's normalised score is the mean over the tasks it is
+averaged over (:func:`measured`) of its mean over seeds. A KLPPO run's step size is its KL per update
+(:func:`update_kl`). An ablation (:data:`ABLATIONS`) is scored and normalised the same way, beside the setting it
+changes, in a block of its own.
 """
 
 import argparse
@@ -43,6 +45,8 @@ PAPER |= {"adaptive_0.01": 0.74, "adaptive_0.03": 0.71, "fixed_0.3": 0.62, "fixe
 PAPER |= {"fixed_10": 0.69, "dual_0.01": None}
 SAID = {"none": "no clipping or penalty", "clip": "clipping, epsilon", "adaptive": "adaptive KL, d_targ"}
 SAID |= {"fixed": "fixed KL, beta", "dual": "dual rule, d_targ"}
+# Settings outside the paper's twelve, each the setting it changes in one respect: not in the table, not a task's best
+ABLATIONS = {"none_const": ("none", "no clipping or penalty, constant step size")}
 METRICS = {"last100": "last 100 training episodes (the paper's)", "final_eval": "final deterministic evaluation"}
 
 
@@ -90,9 +94,10 @@ def run_scores(folder: Path) -> pd.DataFrame:
 
 
 def normalized(scores: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """:return: ``scores`` with ``metric`` normalised per task by the random policy's score and the best setting's"""
+    """:return: ``scores`` with ``metric`` normalised per task by the random policy's score and the best setting's, among
+    the paper's settings (an ablation's runs are normalised too, but never set the best)"""
     random = pd.read_csv(OUT / "random.csv").set_index("env")["random_return"]
-    best = scores.groupby(["env", "setting"])[metric].mean().groupby("env").max()
+    best = scores[scores["setting"].isin(PAPER)].groupby(["env", "setting"])[metric].mean().groupby("env").max()
     return scores.assign(norm=(scores[metric] - scores["env"].map(random)) / (scores["env"].map(best - random)))
 
 
@@ -102,6 +107,11 @@ def average(frame: pd.DataFrame, reps: int = 10_000, seed: int = 0) -> tuple[flo
     rng, groups = np.random.default_rng(seed), [group["norm"].to_numpy() for _, group in frame.groupby("env")]
     draws = np.mean([[rng.choice(values, len(values)).mean() for values in groups] for _ in range(reps)], axis=1)
     return float(np.mean([values.mean() for values in groups])), *np.percentile(draws, [2.5, 97.5])
+
+
+def interval(frame: pd.DataFrame) -> str:
+    """:return: a setting's mean normalised score over the tasks of ``frame`` and its 95% interval, as the page writes it"""
+    return "{:.2f} [{:.2f}, {:.2f}]".format(*average(frame))
 
 
 def measured(scores: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
@@ -116,7 +126,9 @@ def measured(scores: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
 
 
 def said(setting: str) -> str:
-    """:return: the paper's words for a setting: ``clip_0.2`` is "clipping, epsilon 0.2" """
+    """:return: the paper's words for a setting: ``clip_0.2`` is "clipping, epsilon 0.2"; an ablation's own words"""
+    if setting in ABLATIONS:
+        return ABLATIONS[setting][1]
     kind, _, value = setting.partition("_")
     return f"{SAID[kind]} {value}".strip()
 
@@ -137,7 +149,8 @@ def blocks() -> dict[str, str]:
         )
     }
     if not (OUT / "scores.csv").is_file():
-        return found | dict.fromkeys(("table1", "table1-tasks", "table1-kl", "table1-missing"), "No run has finished yet.\n")
+        names = ("table1", "table1-tasks", "table1-kl", "table1-missing", "table1-ablation")
+        return found | dict.fromkeys(names, "No run has finished yet.\n")
     scores = pd.read_csv(OUT / "scores.csv")
     settings, averaged, common = measured(scores)
     rows, tasks = [], []
@@ -146,7 +159,7 @@ def blocks() -> dict[str, str]:
         cells = [said(setting), "-" if PAPER[setting] is None else f"{PAPER[setting]:.2f}"]
         for frame in frames.values():
             mine = frame[(frame["setting"] == setting) & frame["env"].isin(common)]
-            cells.append("{:.2f} [{:.2f}, {:.2f}]".format(*average(mine)) if setting in averaged else "-")
+            cells.append(interval(mine) if setting in averaged else "-")
         mine = scores[scores["setting"] == setting]
         runs = f"{len(mine)} of {len(TASKS) * HEADLINE.get(setting, SEEDS)}, on {mine['env'].nunique()} of {len(TASKS)} tasks"
         rows.append([*cells, runs])
@@ -154,13 +167,20 @@ def blocks() -> dict[str, str]:
         cells = []
         for setting in settings:
             mine = frames["last100"][(frames["last100"]["setting"] == setting) & (frames["last100"]["env"] == task)]
-            cells.append("{:.2f} [{:.2f}, {:.2f}] ({})".format(*average(mine), len(mine)) if len(mine) else "-")
+            cells.append(f"{interval(mine)} ({len(mine)})" if len(mine) else "-")
         tasks.append([task, *cells])
     stepped = scores.dropna(subset=["kl_early"])
     kl = stepped.groupby(["env", "setting"])[["kl_early", "kl_late"]].mean()
     kl_settings = [setting for setting in settings if setting in set(stepped["setting"])]
     step = "{:.2g} / {:.2g}".format
     steps = [[task, *(step(*kl.loc[(task, s)]) if (task, s) in kl.index else "-" for s in kl_settings)] for task in TASKS]
+    ablated = []
+    for ablation, (base, _) in ABLATIONS.items():
+        for task in [task for task in TASKS if ((scores["setting"] == ablation) & (scores["env"] == task)).any()]:
+            for setting in (base, ablation):
+                mine = [frame[(frame["setting"] == setting) & (frame["env"] == task)] for frame in frames.values()]
+                kl_cell = step(*kl.loc[(task, setting)]) if (task, setting) in kl.index else "-"
+                ablated.append([task, said(setting), *map(interval, mine), kl_cell, str(len(mine[0]))])
     have = set(scores.set_index(["setting", "env", "seed"]).index)
     missing = []
     for setting, seeds in HEADLINE.items():
@@ -170,6 +190,7 @@ def blocks() -> dict[str, str]:
         where = "every task" if count == len(TASKS) * seeds else where
         missing += [f"- {said(setting)}: {count} of {len(TASKS) * seeds} ({where})"] if count else []
     header = "setting | paper | here, last 100 episodes [95% CI] | here, final evaluation [95% CI] | runs"
+    ablation_header = "task | setting | last 100 episodes [95% CI] | final evaluation [95% CI] | KL, early / late | runs"
     said_common = (
         f"Averaged over the tasks shared by the settings with runs on the most tasks ({len(common)} of {len(TASKS)}): "
         f"{', '.join(common)}; a setting with runs on fewer of them has no average yet."
@@ -179,6 +200,7 @@ def blocks() -> dict[str, str]:
         "table1-tasks": table(" | ".join(["task", *map(said, settings)]), tasks),
         "table1-kl": table(" | ".join(["task", *map(said, kl_settings)]), steps) if kl_settings else "No KL scored yet.\n",
         "table1-missing": "\n".join(missing or ["- none"]) + "\n",
+        "table1-ablation": table(ablation_header, ablated) if ablated else "No ablation run has finished yet.\n",
     }
 
 

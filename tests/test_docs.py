@@ -219,6 +219,32 @@ def test_table1_counts_each_setting_against_the_seeds_the_issue_asks_of_it(tmp_p
     assert missing[2] == "- adaptive KL, d_targ 0.01: 35 of 35 (every task)" and found["table1-kl"] == "No KL scored yet.\n"
 
 
+def test_table1_ablation_is_normalised_by_the_papers_settings_and_shown_beside_the_setting_it_changes(tmp_path, monkeypatch):
+    """An ablation (``none_const``: no constraint, a constant step size) scoring above every setting of the paper on a
+    task does not become the task's best, stays out of the table and the averages, and has its own block, a row for it
+    and one for the setting it changes on each task it has run on, with both metrics and the KL per update."""
+    table1 = load_script("table1")
+    monkeypatch.setattr(table1, "OUT", tmp_path)
+    random = pd.DataFrame({"env": list(table1.TASKS), "random_return": 0.0, "random_sem": 0.0})
+    random.to_csv(tmp_path / "random.csv", index=False)
+    rows = [
+        ["none", "Hopper-v4", 0, 1.0, 2.0, 0.5, 0.05],
+        ["clip_0.2", "Hopper-v4", 0, 4.0, 4.0, np.nan, np.nan],  # the best on Hopper-v4, both metrics
+        ["none_const", "Hopper-v4", 0, 6.0, 1.0, 0.25, 0.5],  # a mean of 5 in the paper's metric, above the best: 1.25
+        ["none_const", "Hopper-v4", 1, 4.0, 3.0, 0.75, 1.5],
+    ]
+    scores = pd.DataFrame(rows, columns=["setting", "env", "seed", "last100", "final_eval", "kl_early", "kl_late"])
+    scores.to_csv(tmp_path / "scores.csv", index=False)
+    assert table1.normalized(scores, "last100")["norm"].tolist() == pytest.approx([0.25, 1.0, 1.5, 1.0])
+    assert table1.measured(scores)[0] == ["none", "clip_0.2"]
+    found = table1.blocks()
+    assert "constant step size" not in found["table1"] + found["table1-tasks"] + found["table1-kl"]
+    assert found["table1-ablation"].splitlines()[2:] == [
+        "| Hopper-v4 | no clipping or penalty | 0.25 [0.25, 0.25] | 0.50 [0.50, 0.50] | 0.5 / 0.05 | 1 |",
+        "| Hopper-v4 | no clipping or penalty, constant step size | 1.25 [1.00, 1.50] | 0.50 [0.25, 0.75] | 0.5 / 1 | 2 |",
+    ]
+
+
 def test_table1_kl_per_update_is_averaged_over_the_first_and_last_tenth_of_the_updates_of_every_segment():
     """A resumed run's second segment repeats the updates after its checkpoint: its rows replace the first segment's,
     and the tenths are of the run's 20 updates (2 each), in order; SB3's PPO logs no ``train/kl_divergence``: NaN."""
