@@ -183,7 +183,8 @@ def blocks() -> dict[str, str]:
                 ablated.append([task, said(setting), *map(interval, mine), kl_cell, str(len(mine[0]))])
     have = set(scores.set_index(["setting", "env", "seed"]).index)
     missing = []
-    for setting, seeds in HEADLINE.items():
+    for setting in [*HEADLINE, *(setting for setting in PAPER if setting not in HEADLINE)]:  # the issue's, then the rest
+        seeds = HEADLINE.get(setting, SEEDS)
         runs = {task: [seed for seed in range(seeds) if (setting, task, seed) not in have] for task in TASKS}
         count = sum(map(len, runs.values()))
         where = "; ".join(f"{task} {seeds_said(left)}" for task, left in runs.items() if left)

@@ -217,6 +217,9 @@ def test_table1_counts_each_setting_against_the_seeds_the_issue_asks_of_it(tmp_p
     assert "- clipping, epsilon 0.2: 33 of 35 (HalfCheetah-v4 seeds 0-4; Hopper-v4 seeds 1, 2, 4;" in missing[1]
     assert missing[0].startswith("- no clipping or penalty: 20 of 21 (HalfCheetah-v4 seeds 0-2; Hopper-v4 seeds 0, 2;")
     assert missing[2] == "- adaptive KL, d_targ 0.01: 35 of 35 (every task)" and found["table1-kl"] == "No KL scored yet.\n"
+    # then the rest of the paper's row, 3 seeds each, in the paper's order
+    assert missing[5:] == [f"- {table1.said(s)}: 21 of 21 (every task)" for s in table1.PAPER if s not in table1.HEADLINE]
+    assert missing[5] == "- clipping, epsilon 0.1: 21 of 21 (every task)" and len(missing) == 12
 
 
 def test_table1_ablation_is_normalised_by_the_papers_settings_and_shown_beside_the_setting_it_changes(tmp_path, monkeypatch):
