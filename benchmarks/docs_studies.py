@@ -40,10 +40,14 @@ def defaults_blocks() -> dict[str, str]:
                 elif len(again):  # trained both ways: the pinned file must train what the class did
                     agree = "the same" if np.array_equal(again, finals[env]) else "DIFFERENT"
                     same.append([algo, env, ", ".join(map(num, finals[env])), ", ".join(map(num, again)), agree])
-            others = [env for env in envs if env != "CartPole-v1" and len(finals[env]) and trpo.row(env, "trpo") is not None]
+            trpo_rows = {
+                env: row
+                for env in envs
+                if env != "CartPole-v1" and len(finals[env]) and (row := trpo.row(env, "trpo")) is not None
+            }
             scores = [
-                (finals[env].mean() - random_return(env)) / (trpo.row(env, "trpo")["final_return_mean"] - random_return(env))
-                for env in others
+                (finals[env].mean() - random_return(env)) / (row["final_return_mean"] - random_return(env))
+                for env, row in trpo_rows.items()
             ]
             found[algo, name] = (finals["CartPole-v1"].mean(), sum(scores) / len(scores))
             rows.append(

@@ -55,6 +55,7 @@ run() { # name
 trained=0
 [ -f $policies.tar.xz ] && tar -xJf $policies.tar.xz -C docs/gradients --skip-old-files
 for name in "${names[@]}"; do run "$name"; done
-[ $trained = 1 ] && (cd docs/gradients && find policies -type f \( -name "*.zip" -o -name "*.yml" -o -name "*.npz" -o \
-    -name "*.pkl" -o -name command.txt \) | sort | tar -cJf policies.tar.xz --owner=0 --group=0 -T -)
-exit 0
+if [ $trained = 1 ]; then  # pack the policies this call trained beside those it found
+    (cd docs/gradients && find policies -type f \( -name "*.zip" -o -name "*.yml" -o -name "*.npz" -o \
+        -name "*.pkl" -o -name command.txt \) | sort | tar -cJf policies.tar.xz --owner=0 --group=0 -T -)
+fi
